@@ -1,0 +1,160 @@
+"""One turn of conversation: a Match and the context so far -> what the coach says next.
+
+The transition is a pure function of (state, match), so every conversational path is testable without
+audio. Replies are short on purpose: cause and fix first (under ~15 s spoken), details on "more".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .commands import Command
+from .knowledge import KnowledgeBase, Topic
+from .matcher import UNKNOWN, Match, Matcher
+
+NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for example: my knees hurt after squats."
+NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."
+NO_TOPIC_YET = "Tell me what hurts first, for example: my knees hurt after squats."
+ELSEWHERE = "I only coach knee pain. For your {part}, ask a coach or a physio."
+NOTHING_TO_REPEAT = "I haven't said anything yet. Tell me where your knee hurts."
+ACKNOWLEDGED = "Okay."
+NO_MORE = "That's all I have on that. Ask me about another knee problem, or say start the warm-up."
+FOLLOW_UPS = frozenset({"why", "fix", "cue", "more"})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the coach answers to one utterance."""
+
+    heard: str
+    """The utterance as received."""
+    intent: str
+    """Topic id, command id, follow-up id, or "unknown"."""
+    confidence: float
+    say: str
+    """What is spoken; empty when a command acts silently."""
+    topic: str | None
+    """The knee topic this reply is about (also for follow-ups and clarifications), else None."""
+
+    @property
+    def command(self) -> Command | None:
+        return Command.from_intent(self.intent)
+
+
+@dataclass(frozen=True)
+class State:
+    """Conversation context carried from turn to turn."""
+
+    topic: str | None = None
+    depth: int = 0
+    """How far into the topic we are: 0 cause+fix said, 1 details said, 2+ cues."""
+    cue: int = 0
+    last_say: str = ""
+    clarify: tuple[str, str] | None = None
+    """The two topics we just asked the lifter to choose between."""
+
+
+def respond(kb: KnowledgeBase, matcher: Matcher, state: State, heard: str) -> tuple[Reply, State]:
+    """The pure dialogue transition."""
+    if not matcher.normalizer.tokens(heard):
+        return Reply(heard, UNKNOWN, 0.0, NOTHING_HEARD, None), replace(state, clarify=None)
+    if state.clarify is not None:
+        answered = _answer_clarification(kb, matcher, state, heard)
+        if answered is not None:
+            return answered
+    match = matcher.match(heard)
+    if match.intent in matcher.topic_ids:
+        if match.rival is not None:
+            return _ask_which(kb, state, heard, match, match.rival)
+        return _about_topic(kb.topic(match.intent), state, heard, match.confidence)
+    if match.intent == UNKNOWN:
+        say = ELSEWHERE.format(part=match.elsewhere) if match.elsewhere else NOT_UNDERSTOOD
+        return Reply(heard, UNKNOWN, match.confidence, say, None), replace(state, clarify=None)
+    if match.intent in FOLLOW_UPS:
+        return _follow_up(kb, state, heard, match)
+    return _command(kb, state, heard, match)
+
+
+def _about_topic(topic: Topic, state: State, heard: str, confidence: float) -> tuple[Reply, State]:
+    say = f"{topic.cause} {topic.fix}"
+    new = State(topic=topic.id, depth=0, cue=0, last_say=say)
+    return Reply(heard, topic.id, confidence, say, topic.id), new
+
+
+def _ask_which(kb: KnowledgeBase, state: State, heard: str, match: Match, rival: str) -> tuple[Reply, State]:
+    first, second = kb.topic(match.intent), kb.topic(rival)
+    say = f"Did you mean {first.title.lower()}? Or {second.title.lower()}?"
+    new = replace(state, clarify=(first.id, second.id), last_say=say)
+    return Reply(heard, "clarify", match.confidence, say, first.id), new
+
+
+def _answer_clarification(kb: KnowledgeBase, matcher: Matcher, state: State, heard: str) -> tuple[Reply, State] | None:
+    """Yes means the first option, no the second; naming one picks it. Anything else moves on."""
+    assert state.clarify is not None
+    first, second = state.clarify
+    match = matcher.match(heard)
+    chosen = {"yes": first, "no": second}.get(match.intent)
+    if chosen is None:
+        among = matcher.match(heard, among=state.clarify)
+        if among.intent in state.clarify and match.intent in (UNKNOWN, *state.clarify):
+            chosen = among.intent
+    if chosen is None:
+        return None
+    reply, new = _about_topic(kb.topic(chosen), state, heard, max(match.confidence, 0.5))
+    return reply, new
+
+
+def _follow_up(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple[Reply, State]:
+    if state.topic is None:
+        return Reply(heard, match.intent, match.confidence, NO_TOPIC_YET, None), state
+    topic = kb.topic(state.topic)
+    depth, cue = state.depth, state.cue
+    if match.intent == "why":
+        say = topic.cause
+    elif match.intent == "fix":
+        say = topic.fix
+    elif match.intent == "cue" or depth >= 1:
+        say = f"{topic.cues[cue % len(topic.cues)]}." if match.intent == "cue" else _cues(topic)
+        cue += 1
+        depth = max(depth, 2) if match.intent == "more" else depth
+        if match.intent == "more" and state.depth >= 2:
+            say = NO_MORE
+    else:
+        say, depth = topic.more, 1
+    new = replace(state, depth=depth, cue=cue, last_say=say, clarify=None)
+    return Reply(heard, match.intent, match.confidence, say, topic.id), new
+
+
+def _cues(topic: Topic) -> str:
+    return "Cues: " + ". ".join(topic.cues) + "."
+
+
+def _command(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple[Reply, State]:
+    command = Command.from_intent(match.intent)
+    if command is Command.REPEAT:
+        say = state.last_say or NOTHING_TO_REPEAT
+        return Reply(heard, match.intent, match.confidence, say, state.topic), state
+    if command is Command.MORE:  # listed as a command, answered as a follow-up
+        return _follow_up(kb, state, heard, match)
+    intent = kb.command(match.intent)
+    say = intent.reply if intent is not None and intent.reply else ""
+    if command in (Command.YES, Command.NO) and not say:
+        say = ACKNOWLEDGED
+    new = replace(state, clarify=None, last_say=say or state.last_say)
+    return Reply(heard, match.intent, match.confidence, say, state.topic), new
+
+
+class Dialogue:
+    """A conversation: holds the state between turns (the listening loop and `ask --conversation`)."""
+
+    def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None) -> None:
+        self.kb = kb
+        self.matcher = matcher or Matcher(kb)
+        self.state = State()
+
+    def turn(self, heard: str) -> Reply:
+        reply, self.state = respond(self.kb, self.matcher, self.state, heard)
+        return reply
+
+    def reset(self) -> None:
+        self.state = State()

@@ -1,0 +1,217 @@
+"""Spoken complaint -> intent: nearest knowledge-base example by IDF-weighted word overlap.
+
+Why this shape: the examples in `intents/` are the only training data, a Pi must answer in well under a
+millisecond, and a wrong knee answer costs the lifter's trust. So scoring is a cosine between the
+utterance's stems and each example's stems (rare, telling words weigh most; words the knowledge base
+has never seen dilute the score, which is what rejects off-topic chatter), with three guards on top:
+  * a question about another body part ("my shoulder hurts") never gets knee advice;
+  * warning signs (swelling, a pop...) with the knee always route to the red-flag topic;
+  * a close call between two knee topics becomes a clarifying question, not a guess.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from .knowledge import KnowledgeBase
+from .normalize import Normalizer, contains_phrase
+
+UNKNOWN = "unknown"
+RED_FLAG = "knee_pain_red_flag"
+KNEE_WORDS = frozenset({"knee", "kneecap", "patella", "patellar"})
+
+DEFAULT_THRESHOLD = 0.5
+"""Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
+CLARIFY_MARGIN = 0.06
+"""Two knee topics closer than this ask "which one?" instead of guessing."""
+NEAREST_SHARE = 0.6
+"""Weight of the nearest example's cosine; the rest is the intent vocabulary's coverage of the utterance."""
+TOPIC_PREFERENCE = 0.15
+"""Added to every knee topic's score when the lifter names the knee."""
+UNSEEN_WORD_WEIGHT = 0.75
+"""Weight of a word the knowledge base never uses, relative to the rarest known word."""
+FUNCTION_WORD_WEIGHT = 0.25
+"""Function words ("i", "need", "how") say little about the intent; rare in the knowledge base is not rare in
+English, so their IDF would overrate them."""
+FUNCTION_WORDS = frozenset(
+    """a an the and or but so if then than of to in on at for from with by about into onto over under up down
+    out off i me my mine myself you your yours we our us it its itself this that these those there here he she
+    they them their is am are was were be been being do doe did done have has had having can could would should
+    will shall may might must need want like just really very too also still even please now then when while
+    how what why where which who whom whose get got make made go going know think let lets some any all more
+    most much many each every im ive id youre thats whats its hey well oh um uh
+    one thing something anything tell say said way time day next long off first good best bad use put start
+    back gave give gives feel feels keep keeps""".split()
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the matcher made of one utterance."""
+
+    intent: str
+    """Topic id, command id, or "unknown"."""
+    confidence: float
+    """0..1: the cosine similarity to the nearest example of `intent`."""
+    runner_up: str | None = None
+    """The best other intent, if any scored."""
+    runner_up_confidence: float = 0.0
+    elsewhere: str | None = None
+    """A body part other than the knee that the lifter named."""
+    text: str = ""
+    """The normalised words the decision was made on."""
+
+    rival: str | None = None
+    """Another knee topic that scored so close that the coach should ask which one was meant."""
+
+    @property
+    def close_call(self) -> bool:
+        return self.rival is not None
+
+
+@dataclass(frozen=True)
+class _Example:
+    intent: str
+    weights: dict[str, float]
+    norm: float
+
+
+class Matcher:
+    """Matches utterances against every phrasing in a knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.topic_ids = frozenset(t.id for t in kb.topics)
+        self.normalizer = Normalizer(kb.language.mishearings)
+        self._elsewhere = [self.normalizer.tokens(p) for p in kb.language.elsewhere]
+        self._alarms = [self.normalizer.tokens(p) for p in kb.language.alarms]
+        phrasings = [(intent, self.normalizer.tokens(line.text)) for intent, line in kb.phrasings()]
+        document_frequency: dict[str, int] = defaultdict(int)
+        for _, tokens in phrasings:
+            for token in set(tokens):
+                document_frequency[token] += 1
+        count = len(phrasings)
+        self._idf = {t: _weight(t, math.log((count + 1) / (df + 1)) + 1.0) for t, df in document_frequency.items()}
+        self._unseen_weight = UNSEEN_WORD_WEIGHT * max(self._idf.values(), default=1.0)
+        for phrase in self._elsewhere + self._alarms:
+            for token in phrase:
+                self._idf.setdefault(token, self._unseen_weight)
+        command_tokens = {t for intent, tokens in phrasings if intent not in self.topic_ids for t in tokens}
+        self._anchors = frozenset(
+            t
+            for intent, tokens in phrasings
+            if intent in self.topic_ids
+            for t in tokens
+            if t not in FUNCTION_WORDS and t not in GYM_WORDS and t not in command_tokens
+        )
+        self._vocabulary = tuple(sorted(self._idf))
+        self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
+        self._intent_words: dict[str, set[str]] = defaultdict(set)
+        for intent, tokens in phrasings:
+            self._intent_words[intent].update(tokens)
+        self._examples: list[_Example] = []
+        self._index: dict[str, list[int]] = defaultdict(list)
+        for intent, tokens in phrasings:
+            weights = {t: self._idf[t] for t in set(tokens)}
+            self._index_example(_Example(intent, weights, math.sqrt(sum(w * w for w in weights.values()))))
+
+    def _index_example(self, example: _Example) -> None:
+        for token in example.weights:
+            self._index[token].append(len(self._examples))
+        self._examples.append(example)
+
+    def match(self, text: str, *, among: Collection[str] | None = None) -> Match:
+        """The best intent for `text`; `among` restricts the choice (e.g. to answer "which one?")."""
+        tokens = tuple(self._repair(t) for t in self.normalizer.tokens(text))
+        words = " ".join(tokens)
+        if not tokens:
+            return Match(UNKNOWN, 0.0, text=words)
+        ranking = self.rank(tokens, among=among)
+        elsewhere = self._named_elsewhere(tokens)
+        knee_named = any(t in KNEE_WORDS for t in tokens)
+        if elsewhere and not knee_named:
+            # "my hip pops when I squat": squats are a knee topic here, the hip is not. No knee advice.
+            ranking = [(i, s) for i, s in ranking if i not in self.topic_ids]
+        if knee_named and ranking:
+            # Naming the knee is strong evidence: "does the treadmill cause knee pain" is about the
+            # treadmill topic even though "why" alone is a follow-up, and it may score a little lower.
+            ranking = [(i, s + TOPIC_PREFERENCE if i in self.topic_ids else s) for i, s in ranking]
+            ranking.sort(key=lambda item: -item[1])
+        alarmed = knee_named and any(contains_phrase(tokens, alarm) for alarm in self._alarms)
+        if alarmed and (among is None or RED_FLAG in among):
+            # A warning sign beats any form advice: "my knee popped during squats" is not a squat question.
+            best = max(ranking[0][1] if ranking else 0.0, self.threshold)
+            ranking = [(RED_FLAG, best)] + [(i, s) for i, s in ranking if i != RED_FLAG]
+        if not ranking or ranking[0][1] < self.threshold:
+            top = ranking[0] if ranking else (None, 0.0)
+            return Match(UNKNOWN, round(1.0 - top[1], 3), top[0], round(top[1], 3), elsewhere, words)
+        (intent, score), rest = ranking[0], ranking[1:]
+        runner_up, runner_score = rest[0] if rest else (None, 0.0)
+        rival = None
+        if intent in self.topic_ids and intent != RED_FLAG:
+            rival = next((i for i, s in rest if i in self.topic_ids and score - s < CLARIFY_MARGIN), None)
+        return Match(
+            intent, round(min(score, 1.0), 3), runner_up, round(min(runner_score, 1.0), 3), elsewhere, words, rival
+        )
+
+    def rank(self, tokens: tuple[str, ...], *, among: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """Intents by their best example's cosine similarity, best first."""
+        query = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in set(tokens)}
+        anchored = sum(t in self._anchors for t in query) >= 2 or any(t in KNEE_WORDS for t in query)
+        if not anchored:
+            among = [i for i in among or self._intents if i not in self.topic_ids]
+        query_norm = math.sqrt(sum(w * w for w in query.values()))
+        overlap: dict[int, float] = defaultdict(float)
+        for token, weight in query.items():
+            for example_id in self._index.get(token, ()):
+                overlap[example_id] += weight * weight
+        nearest: dict[str, float] = {}
+        for example_id, dot in overlap.items():
+            example = self._examples[example_id]
+            if among is not None and example.intent not in among:
+                continue
+            score = dot / (query_norm * example.norm)
+            if score > nearest.get(example.intent, 0.0):
+                nearest[example.intent] = score
+        # How much of what was said the intent's whole vocabulary explains: separates "after a run"
+        # from "after squats" when the nearest examples share only "my knee hurts after".
+        query_mass = query_norm * query_norm
+        scores = {
+            intent: NEAREST_SHARE * score
+            + (1 - NEAREST_SHARE) * sum(w * w for t, w in query.items() if t in self._intent_words[intent]) / query_mass
+            for intent, score in nearest.items()
+        }
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _repair(self, token: str) -> str:
+        """Map a word the knowledge base never uses onto a near-identical one it does ("sqaut")."""
+        if token in self._idf or len(token) < 3 or token.isdigit() or token in FUNCTION_WORDS:
+            return token
+        # Short words have near neighbours that mean something else ("score" ~ "sore"): demand more.
+        return _nearest(token, self._vocabulary, 90 if len(token) < 6 else 80) or token
+
+    def _named_elsewhere(self, tokens: tuple[str, ...]) -> str | None:
+        for part in self._elsewhere:
+            if contains_phrase(tokens, part):
+                return " ".join(part)
+        return None
+
+
+GYM_WORDS = frozenset("weight bar workout heavy light set rep gym machine exercise leg train lift day".split())
+"""Words any gym question uses: on their own they do not make a question about knees."""
+
+
+def _weight(token: str, idf: float) -> float:
+    return idf * FUNCTION_WORD_WEIGHT if token in FUNCTION_WORDS else idf
+
+
+@lru_cache(maxsize=4096)
+def _nearest(token: str, vocabulary: tuple[str, ...], cutoff: float) -> str | None:
+    found = process.extractOne(token, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
+    return found[0] if found else None

@@ -1,0 +1,80 @@
+"""The voice stage's interfaces: what the dialogue loop and the warm-up depend on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+MIN_RATE, MAX_RATE = 80, 320
+"""Words per minute the voice accepts."""
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """How the coach sounds. Changed at run time by slower/faster/louder/quieter."""
+
+    voice: str | None = None
+    """Synthesiser voice id or name (espeak-ng: e.g. "en-us"); None is the default voice."""
+    rate: int = 165
+    """Words per minute."""
+    volume: float = 1.0
+    """0.0 to 1.0."""
+
+    def slower(self) -> VoiceSettings:
+        return replace(self, rate=max(MIN_RATE, self.rate - 25))
+
+    def faster(self) -> VoiceSettings:
+        return replace(self, rate=min(MAX_RATE, self.rate + 25))
+
+    def louder(self) -> VoiceSettings:
+        return replace(self, volume=min(1.0, round(self.volume + 0.2, 2)))
+
+    def quieter(self) -> VoiceSettings:
+        return replace(self, volume=max(0.1, round(self.volume - 0.2, 2)))
+
+
+@dataclass(frozen=True)
+class SpeechClip:
+    """Rendered speech, ready to play without waiting for the synthesiser."""
+
+    text: str
+    audio: bytes
+    """Signed 16-bit little-endian mono samples."""
+    rate: int
+    """Hertz."""
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / 2 / self.rate
+
+
+class Synthesizer(Protocol):
+    def render(self, text: str, settings: VoiceSettings) -> SpeechClip:
+        """Text to audio; raises `SynthesisError` when the engine fails."""
+        ...
+
+
+SpeechListener = Callable[[bool], None]
+"""Called with True when the coach starts making sound and False when it stops."""
+
+
+class Voice(Protocol):
+    """Speaks to the lifter. The listening loop mutes the microphone while `speaking` is True."""
+
+    settings: VoiceSettings
+
+    def say(self, text: str, *, wait: bool = True) -> bool:
+        """Render and play; True if played to the end, False if interrupted or only printed."""
+        ...
+
+    def play(self, clip: SpeechClip, *, wait: bool = True) -> bool: ...
+
+    def stop(self) -> None:
+        """Cut off whatever is playing (within ~200 ms)."""
+        ...
+
+    @property
+    def speaking(self) -> bool: ...
+
+    def add_listener(self, listener: SpeechListener) -> None: ...
