@@ -23,7 +23,7 @@ def problems(kb: KnowledgeBase) -> list[str]:
                 f"{topic.path}:{topic.line}: cause + fix of {topic.id!r} take about {seconds:.0f} s to say; "
                 f"keep them under {MAX_FIRST_ANSWER_SECONDS:.0f} s (put the rest in 'more')"
             )
-    matcher = Matcher(kb)
+    matcher = Matcher(kb, exact=False)  # each phrasing must route on its merits, not by being looked up
     for intent, line in kb.phrasings():
         match = matcher.match(line.text)
         if match.intent != intent:

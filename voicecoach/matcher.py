@@ -20,35 +20,37 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from .knowledge import KnowledgeBase
-from .normalize import Normalizer, contains_phrase
+from .normalize import Normalizer, contains_phrase, stem
 
 UNKNOWN = "unknown"
 RED_FLAG = "knee_pain_red_flag"
-KNEE_WORDS = frozenset({"knee", "kneecap", "patella", "patellar"})
+KNEE_WORDS = frozenset(stem(w) for w in ("knee", "kneecap", "patella", "patellar"))
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.45
 """Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
 CLARIFY_MARGIN = 0.06
 """Two knee topics closer than this ask "which one?" instead of guessing."""
 NEAREST_SHARE = 0.6
 """Weight of the nearest example's cosine; the rest is the intent vocabulary's coverage of the utterance."""
+EXACT_BONUS = 0.01
 TOPIC_PREFERENCE = 0.15
 """Added to every knee topic's score when the lifter names the knee."""
-UNSEEN_WORD_WEIGHT = 0.75
+UNSEEN_WORD_WEIGHT = 0.4
 """Weight of a word the knowledge base never uses, relative to the rarest known word."""
 FUNCTION_WORD_WEIGHT = 0.25
 """Function words ("i", "need", "how") say little about the intent; rare in the knowledge base is not rare in
 English, so their IDF would overrate them."""
 FUNCTION_WORDS = frozenset(
-    """a an the and or but so if then than of to in on at for from with by about into onto over under up down
-    out off i me my mine myself you your yours we our us it its itself this that these those there here he she
+    """a an the and or but so if then than of to in on at for from with by about into onto over under
+    out i me my mine myself you your yours we our us it its itself this that these those there here he she
     they them their is am are was were be been being do doe did done have has had having can could would should
     will shall may might must need want like just really very too also still even please now then when while
-    how what why where which who whom whose get got make made go going know think let lets some any all more
+    how what why where which who whom whose get got make made know think let lets some any all more
     most much many each every im ive id youre thats whats its hey well oh um uh
-    one thing something anything tell say said way time day next long off first good best bad use put start
-    back gave give gives feel feels keep keeps""".split()
+    one thing something anything tell say said way time day next long first good best bad use put start
+    back gave give gives feel feels""".split()
 )
+FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class _Example:
 class Matcher:
     """Matches utterances against every phrasing in a knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, kb: KnowledgeBase, *, threshold: float = DEFAULT_THRESHOLD, exact: bool = True) -> None:
+        """`exact=False` scores knowledge-base phrasings like any other utterance (for `kb check`)."""
         self.threshold = threshold
         self.topic_ids = frozenset(t.id for t in kb.topics)
         self.normalizer = Normalizer(kb.language.mishearings)
@@ -108,13 +111,20 @@ class Matcher:
             for intent, tokens in phrasings
             if intent in self.topic_ids
             for t in tokens
-            if t not in FUNCTION_WORDS and t not in GYM_WORDS and t not in command_tokens
+            if t not in FUNCTION_STEMS and t not in GYM_WORDS and t not in command_tokens
         )
         self._vocabulary = tuple(sorted(self._idf))
         self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
-        self._intent_words: dict[str, set[str]] = defaultdict(set)
+        self._exact = {tokens: intent for intent, tokens in phrasings} if exact else {}
+        uses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for intent, tokens in phrasings:
-            self._intent_words[intent].update(tokens)
+            for token in set(tokens):
+                uses[token][intent] += 1
+        # How much an intent owns a word: 1 for the intent that uses it most, less for the others, so
+        # "squat" counts fully for the squat topic and a little for the warm-up that mentions squats too.
+        self._ownership: dict[str, dict[str, float]] = {
+            token: {intent: n / max(counts.values()) for intent, n in counts.items()} for token, counts in uses.items()
+        }
         self._examples: list[_Example] = []
         self._index: dict[str, list[int]] = defaultdict(list)
         for intent, tokens in phrasings:
@@ -164,8 +174,8 @@ class Matcher:
         """Intents by their best example's cosine similarity, best first."""
         query = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in set(tokens)}
         anchored = sum(t in self._anchors for t in query) >= 2 or any(t in KNEE_WORDS for t in query)
-        if not anchored:
-            among = [i for i in among or self._intents if i not in self.topic_ids]
+        if not anchored and among is None:  # an explicit choice ("which one?") needs no anchor
+            among = [i for i in self._intents if i not in self.topic_ids]
         query_norm = math.sqrt(sum(w * w for w in query.values()))
         overlap: dict[int, float] = defaultdict(float)
         for token, weight in query.items():
@@ -184,14 +194,20 @@ class Matcher:
         query_mass = query_norm * query_norm
         scores = {
             intent: NEAREST_SHARE * score
-            + (1 - NEAREST_SHARE) * sum(w * w for t, w in query.items() if t in self._intent_words[intent]) / query_mass
+            + (1 - NEAREST_SHARE)
+            * sum(w * w * self._ownership.get(t, {}).get(intent, 0.0) for t, w in query.items())
+            / query_mass
             for intent, score in nearest.items()
         }
+        exact = self._exact.get(tokens)
+        if exact in scores:
+            # Said word for word as a knowledge-base phrasing: that phrasing's intent, whatever else scores.
+            scores[exact] = max(scores.values()) + EXACT_BONUS
         return sorted(scores.items(), key=lambda item: -item[1])
 
     def _repair(self, token: str) -> str:
         """Map a word the knowledge base never uses onto a near-identical one it does ("sqaut")."""
-        if token in self._idf or len(token) < 3 or token.isdigit() or token in FUNCTION_WORDS:
+        if token in self._idf or len(token) < 3 or token.isdigit() or token in FUNCTION_STEMS:
             return token
         # Short words have near neighbours that mean something else ("score" ~ "sore"): demand more.
         return _nearest(token, self._vocabulary, 90 if len(token) < 6 else 80) or token
@@ -203,12 +219,14 @@ class Matcher:
         return None
 
 
-GYM_WORDS = frozenset("weight bar workout heavy light set rep gym machine exercise leg train lift day".split())
+GYM_WORDS = frozenset(
+    stem(w) for w in "weight bar workout heavy light set rep gym machine exercise leg train lift".split()
+)
 """Words any gym question uses: on their own they do not make a question about knees."""
 
 
 def _weight(token: str, idf: float) -> float:
-    return idf * FUNCTION_WORD_WEIGHT if token in FUNCTION_WORDS else idf
+    return idf * FUNCTION_WORD_WEIGHT if token in FUNCTION_STEMS else idf
 
 
 @lru_cache(maxsize=4096)

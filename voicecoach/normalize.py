@@ -47,6 +47,12 @@ def stem(word: str) -> str:
     """A light stemmer: plurals, -ing and -ed, so "squatting", "squats" and "squat" meet."""
     if word in _KEEP or len(word) <= 3:
         return word
+    base = _strip_suffix(word)
+    # "caving" -> "cav" must meet "cave": drop a final silent e (but keep "knee", "free")
+    return base[:-1] if base.endswith("e") and not base.endswith("ee") and len(base) > 3 else base
+
+
+def _strip_suffix(word: str) -> str:
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             base = word[: -len(suffix)]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from voicecoach import knowledge
+from voicecoach.dialogue import Dialogue, State, respond
+from voicecoach.matcher import Matcher
+
+
+@pytest.fixture()
+def dialogue() -> Dialogue:
+    return Dialogue(knowledge.load())
+
+
+def test_answer_is_cause_then_fix(dialogue: Dialogue) -> None:
+    topic = dialogue.kb.topic("knee_pain_squat")
+    reply = dialogue.turn("my knees hurt after squats")
+    assert reply.say == f"{topic.cause} {topic.fix}"
+    assert reply.topic == reply.intent == "knee_pain_squat"
+
+
+def test_follow_ups_stay_on_the_topic(dialogue: Dialogue) -> None:
+    topic = dialogue.kb.topic("knee_pain_treadmill")
+    dialogue.turn("my knees hurt after the treadmill")
+    assert dialogue.turn("why").say == topic.cause
+    assert dialogue.turn("how do i fix that").say == topic.fix
+    more = dialogue.turn("tell me more")
+    assert more.say == topic.more and more.topic == topic.id
+    cues = dialogue.turn("tell me more").say
+    assert all(cue in cues for cue in topic.cues)
+    assert dialogue.turn("give me a cue").say.rstrip(".") in topic.cues
+    assert dialogue.turn("repeat").topic == topic.id
+
+
+def test_follow_up_without_topic_asks_for_one(dialogue: Dialogue) -> None:
+    reply = dialogue.turn("why")
+    assert reply.topic is None and "hurts" in reply.say
+
+
+@pytest.mark.parametrize(("answer", "chosen"), [("yes", 0), ("no", 1)])
+def test_clarifying_question_answered_by_yes_or_no(dialogue: Dialogue, answer: str, chosen: int) -> None:
+    question = dialogue.turn("knee pain on leg day")
+    assert question.intent == "clarify" and question.say.endswith("?")
+    options = dialogue.state.clarify
+    assert options is not None
+    assert dialogue.turn(answer).topic == options[chosen]
+
+
+def test_clarifying_question_answered_by_naming_one(dialogue: Dialogue) -> None:
+    dialogue.turn("knee pain on leg day")
+    assert dialogue.turn("the leg extension").topic == "knee_pain_leg_extension"
+
+
+def test_other_body_part_is_declined_by_name(dialogue: Dialogue) -> None:
+    reply = dialogue.turn("my shoulder hurts when i bench")
+    assert reply.intent == "unknown" and reply.topic is None and "shoulder" in reply.say
+
+
+def test_commands_carry_the_topic_and_a_short_reply(dialogue: Dialogue) -> None:
+    dialogue.turn("my knees hurt after squats")
+    reply = dialogue.turn("pause")
+    assert reply.command is not None and reply.command.value == "pause"
+    assert reply.topic == "knee_pain_squat" and len(reply.say.split()) < 10
+
+
+def test_transition_is_pure() -> None:
+    kb = knowledge.load()
+    matcher = Matcher(kb)
+    state = State()
+    first, after = respond(kb, matcher, state, "my knees hurt after squats")
+    again, _ = respond(kb, matcher, state, "my knees hurt after squats")
+    assert first == again and state == State() and after.topic == "knee_pain_squat"
+
+
+def test_first_answers_are_short_enough_to_hear_mid_set() -> None:
+    for topic in knowledge.load().topics:
+        assert len(f"{topic.cause} {topic.fix}".split()) <= 41  # ~15 s at 165 words per minute

@@ -1,0 +1,81 @@
+"""Accuracy floors: deterministic figures, so they are tests (speed lives in benchmarks/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicecoach import knowledge
+from voicecoach.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
+from voicecoach.matcher import UNKNOWN, Matcher
+
+DATA = Path(__file__).parent / "data"
+CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150" / "data_full.json"
+needs_clinc = pytest.mark.skipif(not CLINC.exists(), reason=f"CLINC150 not found at {CLINC} (../shared is missing)")
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(knowledge.load())
+
+
+def test_held_out_phrasings_top1_at_least_97_percent(matcher: Matcher) -> None:
+    score = accuracy(matcher, read_labelled(DATA / "heldout.tsv"))
+    assert score.total >= 150
+    assert score.rate >= 0.97, score.misses
+
+
+def test_held_out_phrasings_are_not_copies_of_examples() -> None:
+    kb = knowledge.load()
+    examples = {" ".join(line.text.lower().split()) for _, line in kb.phrasings()}
+    copies = [t for _, t in read_labelled(DATA / "heldout.tsv") if " ".join(t.lower().split()) in examples]
+    assert copies == []
+
+
+def test_other_body_parts_and_chatter_never_get_knee_advice(matcher: Matcher) -> None:
+    lines = [line for line in (DATA / "not_knee.txt").read_text().splitlines() if line and not line.startswith("#")]
+    wrong = [(line, matcher.match(line).intent) for line in lines if matcher.match(line).intent in matcher.topic_ids]
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("my knee popped during squats", "knee_pain_red_flag"),
+        ("my knee is swollen after leg press", "knee_pain_red_flag"),
+        ("my hip pops when i squat", UNKNOWN),
+        ("my shoulder hurts when I bench", UNKNOWN),
+        ("sqauts hurt my knees", "knee_pain_squat"),
+        ("tread mill hurts my knees", "knee_pain_treadmill"),
+        ("", UNKNOWN),
+        ("[unk] [unk]", UNKNOWN),
+    ],
+)
+def test_safety_and_recogniser_forms(matcher: Matcher, text: str, intent: str) -> None:
+    assert matcher.match(text).intent == intent
+
+
+def test_confidence_is_between_zero_and_one(matcher: Matcher) -> None:
+    for text in ["my knees hurt after squats", "what's the weather", "x" * 100_000, "knee " * 1000]:
+        assert 0.0 <= matcher.match(text).confidence <= 1.0
+
+
+def test_close_topics_are_flagged_for_a_question(matcher: Matcher) -> None:
+    match = matcher.match("knee pain on leg day")
+    assert match.intent in matcher.topic_ids
+    assert match.rival in matcher.topic_ids
+
+
+@needs_clinc
+def test_clinc_unrelated_queries_rarely_get_knee_advice(matcher: Matcher) -> None:
+    score = knee_advice_rate(matcher, load_clinc(CLINC, ["val", "oos_val", "test", "oos_test"]))
+    assert score.total > 5000
+    assert score.rate <= 0.005, score.misses[:20]
+
+
+@needs_clinc
+def test_clinc_command_phrasings_map_to_our_commands(matcher: Matcher) -> None:
+    score = command_rate(matcher, load_clinc(CLINC, ["test"]))
+    assert score.total == 210
+    assert score.rate >= 0.90, score.misses[:20]
