@@ -127,7 +127,7 @@ def _speaker(args: argparse.Namespace) -> Any:
         return None
     from .voice import open_voice
 
-    return open_voice()
+    return open_voice(out=None)  # the reply is printed already
 
 
 def _emit(reply: Any, as_json: bool, voice: Any) -> None:

@@ -1,0 +1,216 @@
+"""The listening loop's own rules, driven by a scripted recogniser and a recording voice.
+
+These fakes test voicecoach's logic only; tests/test_end_to_end.py proves the loop with real parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from voicecoach import knowledge
+from voicecoach.audio import AudioChunk
+from voicecoach.commands import Command
+from voicecoach.dialogue import Dialogue
+from voicecoach.listen import Activation, Listener, ListenSettings, Turn
+from voicecoach.recognizer.base import Transcript
+from voicecoach.voice.base import SpeechClip, SpeechListener, VoiceSettings
+
+SILENCE = AudioChunk(b"\0" * 960)
+
+
+@dataclass
+class ScriptedRecognizer:
+    """Returns the scripted transcript for each chunk index (None = still listening)."""
+
+    script: dict[int, Transcript] = field(default_factory=dict)
+    partials: dict[int, str] = field(default_factory=dict)
+    name: str = "scripted"
+    description: str = "scripted"
+    missing_words: frozenset[str] = frozenset()
+    fed: int = 0
+    resets: int = 0
+    commands: bool = False
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        self.fed += 1
+        return self.script.get(self.fed)
+
+    def partial(self) -> str:
+        return self.partials.get(self.fed, "")
+
+    def finish(self) -> Transcript | None:
+        return None
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def commands_only(self, enabled: bool) -> None:
+        self.commands = enabled
+
+
+@dataclass
+class RecordingVoice:
+    settings: VoiceSettings = field(default_factory=VoiceSettings)
+    said: list[str] = field(default_factory=list)
+    stops: int = 0
+    listeners: list[SpeechListener] = field(default_factory=list)
+    speaking: bool = False
+    handled: list[Command] = field(default_factory=list)
+
+    def say(self, text: str, *, wait: bool = True) -> bool:
+        self.said.append(text)
+        return True
+
+    def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
+        return True
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    def add_listener(self, listener: SpeechListener) -> None:
+        self.listeners.append(listener)
+
+    def set_speaking(self, speaking: bool) -> None:
+        self.speaking = speaking
+        for listener in self.listeners:
+            listener(speaking)
+
+    def handle(self, command: Command) -> bool:
+        self.handled.append(command)
+        return True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(script: dict[int, str], activation: Activation = Activation.WAKE, **kw: object):  # type: ignore[no-untyped-def]
+    recognizer = ScriptedRecognizer({i: Transcript(t, confidence=kw.pop("conf", 0.9)) for i, t in script.items()})  # type: ignore[arg-type]
+    voice = RecordingVoice()
+    turns: list[Turn] = []
+    clock = FakeClock()
+    listener = Listener(
+        recognizer,
+        Dialogue(knowledge.load()),
+        voice,
+        ListenSettings(activation=activation),
+        on_turn=turns.append,
+        clock=clock,
+    )
+    return listener, recognizer, voice, turns, clock
+
+
+def feed(listener: Listener, clock: FakeClock, n: int) -> None:
+    for _ in range(n):
+        clock.now += 0.03
+        listener.process(SILENCE)
+
+
+def test_wake_word_then_question_in_one_breath() -> None:
+    listener, _, voice, turns, clock = make({3: "coach my knees hurt after squats"})
+    feed(listener, clock, 5)
+    assert [t.reply.topic for t in turns] == ["knee_pain_squat"]
+    assert turns[0].heard == "my knees hurt after squats"
+    assert "toes" in voice.said[0]
+
+
+def test_without_wake_word_nothing_is_a_turn() -> None:
+    listener, _, voice, turns, clock = make({3: "my knees hurt after squats"})
+    feed(listener, clock, 5)
+    assert turns == [] and voice.said == [] and listener.ignored == 1
+
+
+def test_wake_word_alone_opens_a_follow_up_window() -> None:
+    listener, _, voice, turns, clock = make({2: "coach", 5: "my knees hurt after the treadmill", 400: "why"})
+    feed(listener, clock, 6)
+    assert voice.said[0] == "Yes?" and turns[0].reply.topic == "knee_pain_treadmill"
+    feed(listener, clock, 394)  # 12 s later the window has closed
+    assert len(turns) == 1
+
+
+def test_follow_up_without_wake_word_inside_the_window() -> None:
+    listener, _, _, turns, clock = make({2: "coach my knees hurt after squats", 10: "why"})
+    feed(listener, clock, 12)
+    assert [t.reply.intent for t in turns] == ["knee_pain_squat", "why"]
+
+
+def test_the_coach_never_answers_its_own_voice() -> None:
+    listener, recognizer, voice, turns, clock = make({2: "coach my knees hurt after squats", 6: "coach tell me more"})
+    feed(listener, clock, 3)
+    voice.set_speaking(True)  # while the coach speaks, the transcript at chunk 6 is its own voice
+    feed(listener, clock, 5)
+    voice.set_speaking(False)
+    feed(listener, clock, 30)
+    assert len(turns) == 1
+    assert recognizer.resets >= 1  # what was heard during speech is thrown away
+
+
+def test_stop_barges_in_while_speaking_but_not_on_its_own_word() -> None:
+    listener, recognizer, voice, turns, clock = make({})
+    recognizer.partials = {3: "stop"}
+    listener._saying = "Okay, stopped."  # noqa: SLF001 - the coach is saying a different word
+    voice.set_speaking(True)
+    feed(listener, clock, 4)
+    assert voice.stops == 1 and turns[-1].reply.intent == "stop"
+    listener2, recognizer2, voice2, turns2, clock2 = make({})
+    recognizer2.partials = {3: "stop"}
+    listener2._saying = "Stop training that leg."  # noqa: SLF001
+    voice2.set_speaking(True)
+    feed(listener2, clock2, 4)
+    assert voice2.stops == 0 and turns2 == []
+
+
+def test_low_confidence_and_empty_transcripts_are_noise() -> None:
+    listener, _, _, turns, clock = make({2: "coach my knees hurt after squats"}, conf=0.1)
+    feed(listener, clock, 3)
+    assert turns == [] and listener.ignored == 1
+
+
+def test_always_on_ignores_chatter_but_answers_requests() -> None:
+    listener, _, _, turns, clock = make({2: "play some music", 4: "my knees hurt after squats"}, Activation.ALWAYS)
+    feed(listener, clock, 5)
+    assert [t.reply.topic for t in turns] == ["knee_pain_squat"]
+
+
+def test_push_to_talk() -> None:
+    listener, _, _, turns, clock = make(
+        {2: "my knees hurt after squats", 20: "my knees hurt after the treadmill"}, Activation.PUSH
+    )
+    listener.push_to_talk()
+    feed(listener, clock, 3)
+    assert len(turns) == 1
+
+
+class FakeWarmup:
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+
+    def handle(self, command: Command) -> bool:
+        self.commands.append(command)
+        return command is not Command.START_WARMUP
+
+
+def test_warmup_commands_reach_the_same_handler() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, turns, clock = make(
+        {2: "coach start the warm up", 5: "pause", 8: "resume", 11: "skip"}
+    )
+    listener.start_warmup = lambda: warmup
+    feed(listener, clock, 12)
+    assert recognizer.commands is True
+    assert warmup.commands == [Command.PAUSE, Command.RESUME, Command.SKIP]
+    listener.warmup_finished()
+    assert recognizer.commands is False
+
+
+@pytest.mark.parametrize(("words", "command"), [("louder", Command.LOUDER), ("speak slower", Command.SLOWER)])
+def test_voice_commands_change_the_voice(words: str, command: Command) -> None:
+    listener, _, voice, _, clock = make({2: f"coach {words}"})
+    feed(listener, clock, 3)
+    assert voice.handled == [command]

@@ -1,0 +1,187 @@
+"""`voicecoach listen`, `answer FILE.wav` and `devices`: the speech-in pipeline from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import threading
+from typing import Any
+
+from .errors import AudioDeviceError, UsageError
+
+
+def register(sub: Any) -> None:
+    listen = sub.add_parser("listen", help="listen on the microphone and answer aloud (the main job)")
+    listen.add_argument(
+        "--activation",
+        choices=["wake", "always", "push"],
+        default="wake",
+        help="wake word (default), always on, or push-to-talk with Enter",
+    )
+    listen.add_argument("--wake-word", default="coach")
+    listen.add_argument("--input", metavar="DEVICE", help="microphone: index or part of its name")
+    _common(listen)
+    listen.set_defaults(func=run_listen)
+
+    answer = sub.add_parser("answer", help="answer the question spoken in a WAV file")
+    answer.add_argument("wav")
+    _common(answer)
+    answer.set_defaults(func=run_answer)
+
+    devices = sub.add_parser("devices", help="list microphones and speakers")
+    devices.set_defaults(func=run_devices)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per turn")
+    parser.add_argument("--out", metavar="WAV", help="render the spoken reply into this WAV instead of playing it")
+    parser.add_argument("--output", metavar="DEVICE", help="speaker: index or part of its name")
+    parser.add_argument(
+        "--model", metavar="PATH", help="Vosk model folder (default: installed model, else PocketSphinx)"
+    )
+    parser.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
+    parser.add_argument("--rate", type=int, help="speaking rate in words per minute")
+    parser.add_argument("--volume", type=float, help="0.0 to 1.0")
+    parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
+
+
+def _voice_settings(args: argparse.Namespace) -> Any:
+    from .voice import MAX_RATE, MIN_RATE, VoiceSettings
+
+    settings = VoiceSettings()
+    if args.rate is not None:
+        if not MIN_RATE <= args.rate <= MAX_RATE:
+            raise UsageError(f"--rate must be between {MIN_RATE} and {MAX_RATE} words per minute")
+        settings = VoiceSettings(settings.voice, args.rate, settings.volume)
+    if args.volume is not None:
+        if not 0.0 <= args.volume <= 1.0:
+            raise UsageError("--volume must be between 0.0 and 1.0")
+        settings = VoiceSettings(settings.voice, settings.rate, args.volume)
+    if args.voice:
+        settings = VoiceSettings(args.voice, settings.rate, settings.volume)
+    return settings
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    from . import knowledge
+    from .audio import wav_to_chunks
+    from .dialogue import Dialogue
+    from .recognizer import open_recognizer
+    from .recognizer.base import transcribe_chunks
+
+    chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
+    kb = knowledge.load(args.kb)
+    recognizer = open_recognizer(kb, args.model)
+    print(f"voicecoach: {recognizer.description}", file=sys.stderr)
+    heard = " ".join(t.text for t in transcribe_chunks(recognizer, chunks) if t.text)
+    reply = Dialogue(kb).turn(heard)
+    if args.out:
+        from .voice import render_to_wav
+
+        render_to_wav(reply.say or "Okay.", args.out, _voice_settings(args))
+    if args.json:
+        record = {
+            "heard": heard,
+            "intent": reply.intent,
+            "confidence": reply.confidence,
+            "say": reply.say,
+            "topic": reply.topic,
+            "engine": recognizer.name,
+        }
+        print(json.dumps(record))
+    else:
+        print(reply.say)
+    return 0
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    from . import knowledge
+    from .dialogue import Dialogue
+    from .listen import Activation, Listener, ListenSettings
+    from .mic import Microphone
+    from .recognizer import open_recognizer
+    from .voice import open_voice
+
+    kb = knowledge.load(args.kb)
+    recognizer = open_recognizer(kb, args.model)
+    print(f"voicecoach: {recognizer.description}", file=sys.stderr)
+    voice = open_voice(args.output, _voice_settings(args), out=None if args.json else sys.stdout)
+    settings = ListenSettings(activation=Activation(args.activation), wake_word=args.wake_word.lower())
+
+    def on_turn(turn: Any) -> None:
+        if args.json:
+            print(json.dumps(turn.as_json()), flush=True)
+        else:
+            print(f"> {turn.heard}\n{turn.reply.say}", flush=True)
+
+    listener = Listener(
+        recognizer,
+        Dialogue(kb),
+        voice,
+        settings,
+        on_turn=on_turn,
+        start_warmup=lambda: _start_warmup(kb, voice, listener),
+    )
+    with Microphone(args.input) as mic:
+        how = {
+            "wake": f'say "{settings.wake_word}", then your question',
+            "always": "just ask",
+            "push": "press Enter, then ask",
+        }[args.activation]
+        print(f"voicecoach: listening on {mic.device.name!r}: {how}", file=sys.stderr, flush=True)
+        if settings.activation is Activation.PUSH:
+            threading.Thread(target=_enter_presses, args=(listener,), daemon=True).start()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the session with its summary line
+            listener.run(mic)
+        print(
+            f"voicecoach: stopped ({mic.overflows} overflows, {listener.ignored} utterances ignored)", file=sys.stderr
+        )
+    return 0
+
+
+def _enter_presses(listener: Any) -> None:
+    for _ in sys.stdin:
+        listener.push_to_talk()
+
+
+def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
+    """The warm-up runs beside the loop; spoken pause/resume/skip/stop reach it as the same Command objects."""
+    from .voice import Pyttsx3Synthesizer
+    from .warmup import WarmupPlan
+    from .warmup_runner import WarmupRunner
+
+    plan = WarmupPlan.make("squats")
+    topic = plan.exercise.topic
+    cues = kb.topic(topic).cues if topic in {t.id for t in kb.topics} else ()
+    runner = WarmupRunner(plan, voice, getattr(voice, "synthesizer", None) or Pyttsx3Synthesizer(), cues=cues)
+
+    def run() -> None:
+        try:
+            runner.run()
+        finally:
+            listener.warmup_finished()
+
+    threading.Thread(target=run, name="warmup", daemon=True).start()
+    return runner
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    try:
+        import sounddevice as sd
+    except OSError as err:
+        raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
+    devices = sd.query_devices()
+    if not len(devices):
+        print("no sound devices found")
+        return 0
+    default_in, default_out = sd.default.device
+    for index, device in enumerate(devices):
+        kinds = []
+        if device["max_input_channels"]:
+            kinds.append("in" + ("*" if index == default_in else ""))
+        if device["max_output_channels"]:
+            kinds.append("out" + ("*" if index == default_out else ""))
+        print(f"{index:3}  {'/'.join(kinds):8} {device['name']} ({device['default_samplerate']:.0f} Hz)")
+    return 0

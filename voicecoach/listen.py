@@ -1,0 +1,220 @@
+"""The listening loop: microphone chunks -> recogniser -> dialogue -> voice, hands-free and half-duplex.
+
+Rules a lifter relies on:
+  * the coach never answers its own voice: while it speaks, and for a short tail after, what the
+    microphone hears is not a question; only "stop" (or "pause" in the warm-up) can cut in, and only if
+    the coach is not saying that word itself;
+  * noise is not a turn: empty or low-confidence transcripts and unmatched chatter are dropped silently;
+  * the wake word (default "coach") opens a short window in which follow-ups need no wake word.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .audio import AudioChunk
+from .commands import Command, CommandHandler
+from .dialogue import Dialogue, Reply
+from .matcher import UNKNOWN
+from .recognizer.base import Recognizer, Transcript
+from .voice.base import Voice
+
+BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
+"""Words that may interrupt the coach mid-sentence (heard in partial results, so it reacts early)."""
+SILENT = (Command.STOP, Command.PAUSE, Command.START_WARMUP)
+"""Commands answered by doing, not talking (the warm-up announces itself)."""
+
+
+class Activation(StrEnum):
+    WAKE = "wake"
+    ALWAYS = "always"
+    PUSH = "push"
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    activation: Activation = Activation.WAKE
+    wake_word: str = "coach"
+    follow_up_seconds: float = 8.0
+    """After the coach answers, this long to ask a follow-up without the wake word."""
+    echo_tail_seconds: float = 0.4
+    """Microphone ignored this long after the coach stops (room echo, speaker ring-down)."""
+    min_confidence: float = 0.35
+    """Transcripts the engine is less sure of than this are treated as noise."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Something the lifter said to the coach, and the answer."""
+
+    heard: str
+    reply: Reply
+    engine: str
+    start: float | None
+    """Seconds from the start of the stream to the first word."""
+    end: float | None
+    """Seconds from the start of the stream to the end of the last word."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "heard": self.heard,
+            "intent": self.reply.intent,
+            "say": self.reply.say,
+            "topic": self.reply.topic,
+            "confidence": self.reply.confidence,
+            "engine": self.engine,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+WarmupStarter = Callable[[], CommandHandler | None]
+"""Starts the warm-up in the background; returns its command handler (None if it cannot start)."""
+
+
+class Listener:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        dialogue: Dialogue,
+        voice: Voice,
+        settings: ListenSettings = ListenSettings(),
+        *,
+        on_turn: Callable[[Turn], None] = lambda turn: None,
+        start_warmup: WarmupStarter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recognizer = recognizer
+        self.dialogue = dialogue
+        self.voice = voice
+        self.settings = settings
+        self.on_turn = on_turn
+        self.start_warmup = start_warmup
+        self.clock = clock
+        self.warmup: CommandHandler | None = None
+        self.ignored = 0
+        """Utterances dropped as noise, echo or not addressed to the coach."""
+        self._speaking = False
+        self._saying = ""
+        self._deaf_until = 0.0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+        voice.add_listener(self._on_speech)
+
+    # -- half-duplex bookkeeping -------------------------------------------------------------------
+    def _on_speech(self, speaking: bool) -> None:
+        with self._lock:
+            self._speaking = speaking
+            if not speaking:
+                self._deaf_until = self.clock() + self.settings.echo_tail_seconds
+
+    def _deaf(self) -> bool:
+        with self._lock:
+            return self._speaking or self.clock() < self._deaf_until
+
+    def push_to_talk(self) -> None:
+        """Enter pressed: the next utterance is for the coach."""
+        self._open_until = self.clock() + self.settings.follow_up_seconds
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def run(self, chunks: Iterable[AudioChunk]) -> None:
+        for chunk in chunks:
+            self.process(chunk)
+        last = self.recognizer.finish()
+        if last is not None:
+            self._heard(last)
+
+    def process(self, chunk: AudioChunk) -> Turn | None:
+        if self._deaf():
+            self.recognizer.accept(chunk)
+            self._barge_in()
+            return None
+        if self._was_deaf:
+            self.recognizer.reset()  # whatever it heard while the coach spoke is the coach
+        transcript = self.recognizer.accept(chunk)
+        return self._heard(transcript) if transcript is not None else None
+
+    @property
+    def _was_deaf(self) -> bool:
+        with self._lock:
+            flag = self._deaf_until > 0.0 and not self._speaking
+            if flag:
+                self._deaf_until = 0.0
+            return flag
+
+    def _barge_in(self) -> None:
+        words = self.recognizer.partial().split()
+        spoken = set(self._saying.lower().replace(",", " ").replace(".", " ").split())
+        for word in words:
+            command = BARGE_IN.get(word)
+            if command is None or word in spoken:
+                continue  # the coach saying "stop" must not stop itself
+            if command is Command.PAUSE and self.warmup is None:
+                continue
+            self.recognizer.reset()
+            self._act(command)
+            reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
+            self.on_turn(Turn(word, reply, self.recognizer.name, None, None))
+            return
+
+    def _heard(self, transcript: Transcript) -> Turn | None:
+        if transcript.empty or (
+            transcript.confidence is not None and transcript.confidence < self.settings.min_confidence
+        ):
+            self.ignored += 1
+            return None
+        text = transcript.text
+        addressed = self.settings.activation is Activation.ALWAYS or self.clock() < self._open_until
+        words = text.split()
+        if self.settings.wake_word in words:
+            after = words[words.index(self.settings.wake_word) + 1 :]
+            text, addressed = " ".join(after), True
+            if not after:
+                self._open_until = self.clock() + self.settings.follow_up_seconds
+                self._say("Yes?")
+                return None
+        if not addressed:
+            self.ignored += 1
+            return None
+        reply = self.dialogue.turn(text)
+        if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
+            self.ignored += 1  # always-on hears the whole gym: only clear requests get an answer
+            return None
+        turn = Turn(text, reply, transcript.engine or self.recognizer.name, transcript.start, transcript.end)
+        self.on_turn(turn)
+        command = reply.command
+        if command is not None:
+            self._act(command)
+        if reply.say and command not in SILENT:
+            self._say(reply.say)
+        self._open_until = self.clock() + self.settings.follow_up_seconds
+        return turn
+
+    def _act(self, command: Command) -> bool:
+        """Route a command to the warm-up when it runs, else to the voice. True if something acted on it."""
+        if command is Command.START_WARMUP and self.start_warmup is not None and self.warmup is None:
+            self.warmup = self.start_warmup()
+            self.recognizer.commands_only(self.warmup is not None)
+            return False
+        if self.warmup is not None and self.warmup.handle(command):
+            if command is Command.STOP:
+                self.warmup_finished()
+            return True
+        if command is Command.STOP:
+            self.voice.stop()
+            return True
+        handle = getattr(self.voice, "handle", None)
+        return bool(handle(command)) if handle is not None and command is not Command.REPEAT else False
+
+    def warmup_finished(self) -> None:
+        self.warmup = None
+        self.recognizer.commands_only(False)
+
+    def _say(self, text: str) -> None:
+        self._saying = text
+        self.voice.say(text, wait=False)

@@ -1,0 +1,187 @@
+"""The microphone: a PortAudio input stream (sounddevice) as an endless iterable of 16 kHz chunks.
+
+The stream is opened once and kept running (PulseAudio capture starts ~2 s late, so opening per
+utterance would lose the start of every question). The audio callback only copies into a queue; all
+work happens in the consumer. A device that goes away is reopened with back-off; the session survives.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .audio import AudioChunk, to_mono_16k
+from .const import CHUNK_BYTES, SAMPLE_RATE
+from .errors import AudioDeviceError
+
+STALL_SECONDS = 3.0
+"""No audio for this long on an open stream means the device went away."""
+REOPEN_DELAYS = (0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as err:  # libportaudio2 missing
+        raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
+    return sounddevice
+
+
+def input_devices() -> list[InputDevice]:
+    sd = _sounddevice()
+    return [
+        InputDevice(i, d["name"], d["max_input_channels"], d["default_samplerate"])
+        for i, d in enumerate(sd.query_devices())
+        if d["max_input_channels"] > 0
+    ]
+
+
+def find_input_device(spec: str | int | None) -> InputDevice:
+    """A device by index, by (part of) its name, or the default input."""
+    devices = input_devices()
+    if not devices:
+        raise AudioDeviceError("no microphone found; plug one in (see `voicecoach devices`)")
+    if spec is None or spec == "":
+        sd = _sounddevice()
+        default = sd.default.device[0]
+        return next((d for d in devices if d.index == default), devices[0])
+    if isinstance(spec, int) or str(spec).isdigit():
+        found = next((d for d in devices if d.index == int(spec)), None)
+    else:
+        found = next((d for d in devices if str(spec).lower() in d.name.lower()), None)
+    if found is None:
+        names = ", ".join(f"{d.index}: {d.name}" for d in devices)
+        raise AudioDeviceError(f"no input device matches {spec!r}; choose one of: {names}")
+    return found
+
+
+class Microphone:
+    """An always-open input stream; iterate over it for 30 ms chunks at 16 kHz, timestamped from open."""
+
+    def __init__(self, device: str | int | None = None, *, log: Any = sys.stderr) -> None:
+        self.device = find_input_device(device)
+        self.overflows = 0
+        self.reopens = 0
+        self._log = log
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=1000)
+        self._stream: Any = None
+        self._rate = SAMPLE_RATE
+        self._samples = 0
+        self._closed = threading.Event()
+        self._open()
+
+    def _open(self) -> None:
+        sd = _sounddevice()
+        errors = []
+        # 16 kHz first: most devices resample themselves; otherwise take the device's own rate and resample here.
+        for rate in dict.fromkeys((SAMPLE_RATE, int(self.device.default_rate))):
+            try:
+                stream = sd.RawInputStream(
+                    samplerate=rate,
+                    channels=1,
+                    dtype="int16",
+                    device=self.device.index,
+                    blocksize=int(rate * 0.03),
+                    callback=self._callback,
+                )
+                stream.start()
+            except Exception as err:  # PortAudioError or ValueError from an unsupported rate
+                errors.append(f"{rate} Hz: {err}")
+                continue
+            self._stream, self._rate = stream, rate
+            return
+        raise AudioDeviceError(f"cannot open microphone {self.device.name!r} ({'; '.join(errors)})")
+
+    def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        try:
+            self._queue.put_nowait(bytes(data))
+        except queue.Full:
+            self.overflows += 1  # the consumer is stuck; dropping audio beats blocking PortAudio
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        pending = b""
+        reported_overflows = 0
+        while not self._closed.is_set():
+            try:
+                data = self._queue.get(timeout=STALL_SECONDS)
+            except queue.Empty:
+                if self._closed.is_set():
+                    return
+                self._reopen(f"no audio for {STALL_SECONDS:.0f} s")
+                continue
+            if self._rate != SAMPLE_RATE:
+                data = to_mono_16k(np.frombuffer(data, "<i2"), self._rate).tobytes()
+            pending += data
+            while len(pending) >= CHUNK_BYTES:
+                chunk, pending = pending[:CHUNK_BYTES], pending[CHUNK_BYTES:]
+                yield AudioChunk(chunk, SAMPLE_RATE, self._samples / SAMPLE_RATE)
+                self._samples += len(chunk) // 2
+            if self.overflows > reported_overflows:
+                print(f"voicecoach: microphone overflow ({self.overflows} so far); audio was dropped", file=self._log)
+                reported_overflows = self.overflows
+
+    def _reopen(self, reason: str) -> None:
+        """The device went quiet or away: close, then try to open it again until it comes back."""
+        print(f"voicecoach: microphone {self.device.name!r} stopped ({reason}); reopening", file=self._log)
+        self._close_stream()
+        for delay in (*REOPEN_DELAYS, *([REOPEN_DELAYS[-1]] * 1000)):
+            if self._closed.wait(delay):
+                return
+            try:
+                sd = _sounddevice()
+                sd._terminate()  # PortAudio lists devices once per initialisation: rescan for the replug
+                sd._initialize()
+                self.device = find_input_device(self.device.name)
+                self._open()
+            except AudioDeviceError as err:
+                print(f"voicecoach: still no microphone ({err}); retrying", file=self._log)
+                continue
+            self.reopens += 1
+            print(f"voicecoach: microphone {self.device.name!r} is back", file=self._log)
+            return
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # the device may already be gone; closing is best effort
+                pass
+
+    def close(self) -> None:
+        self._closed.set()
+        self._close_stream()
+
+    def __enter__(self) -> Microphone:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_for_first_audio(mic: Microphone, timeout: float = 10.0) -> bool:
+    """True once the stream delivers audio (PulseAudio capture can take seconds to start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not mic._queue.empty():
+            return True
+        time.sleep(0.05)
+    return False
