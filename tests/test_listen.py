@@ -154,13 +154,13 @@ def test_the_coach_never_answers_its_own_voice() -> None:
 def test_stop_barges_in_while_speaking_but_not_on_its_own_word() -> None:
     listener, recognizer, voice, turns, clock = make({})
     recognizer.partials = {3: "stop"}
-    listener._saying = "Okay, stopped."  # noqa: SLF001 - the coach is saying a different word
+    listener._saying = "Okay, stopped."
     voice.set_speaking(True)
     feed(listener, clock, 4)
     assert voice.stops == 1 and turns[-1].reply.intent == "stop"
     listener2, recognizer2, voice2, turns2, clock2 = make({})
     recognizer2.partials = {3: "stop"}
-    listener2._saying = "Stop training that leg."  # noqa: SLF001
+    listener2._saying = "Stop training that leg."
     voice2.set_speaking(True)
     feed(listener2, clock2, 4)
     assert voice2.stops == 0 and turns2 == []
@@ -198,7 +198,7 @@ class FakeWarmup:
 
 def test_warmup_commands_reach_the_same_handler() -> None:
     warmup = FakeWarmup()
-    listener, recognizer, voice, turns, clock = make(
+    listener, recognizer, _voice, _turns, clock = make(
         {2: "coach start the warm up", 5: "pause", 8: "resume", 11: "skip"}
     )
     listener.start_warmup = lambda: warmup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import json
 import sys
 import threading
@@ -104,6 +105,9 @@ def run_listen(args: argparse.Namespace) -> int:
     from .recognizer import open_recognizer
     from .voice import open_voice
 
+    # Through ALSA's pulse plugin, playback and capture in one process misbehave at default latency
+    # (a reply "played" in 0.1 s and was never heard); set it before either stream opens.
+    os.environ.setdefault("PULSE_LATENCY_MSEC", "60")
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
@@ -124,6 +128,9 @@ def run_listen(args: argparse.Namespace) -> int:
         on_turn=on_turn,
         start_warmup=lambda: _start_warmup(kb, voice, listener),
     )
+    ready = getattr(voice, "ready", None)
+    if ready is not None:
+        ready()  # a new PulseAudio output stream stutters for its first seconds: pay that now, not mid-answer
     with Microphone(args.input) as mic:
         how = {
             "wake": f'say "{settings.wake_word}", then your question',

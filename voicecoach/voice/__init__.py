@@ -1,0 +1,35 @@
+"""The voice stage: how the coach speaks (pyttsx3/espeak-ng render, sounddevice playback).
+
+Importing this package is cheap: pyttsx3, sounddevice and numpy load on first use, so
+`voicecoach ask` starts fast on a Pi.
+"""
+
+from .base import MAX_RATE, MIN_RATE, SpeechClip, SpeechListener, Synthesizer, Voice, VoiceSettings
+from .espeak import ESPEAK_RATE, Pyttsx3Synthesizer, VoiceInfo, list_voices
+from .player import DeviceSpec, Player, find_output_device, output_devices, resample
+from .speaker import STDOUT, PrintedVoice, SpokenVoice, open_voice, render_to_wav, warn_no_sound
+
+__all__ = [
+    "ESPEAK_RATE",
+    "MAX_RATE",
+    "MIN_RATE",
+    "STDOUT",
+    "DeviceSpec",
+    "Player",
+    "PrintedVoice",
+    "Pyttsx3Synthesizer",
+    "SpeechClip",
+    "SpeechListener",
+    "SpokenVoice",
+    "Synthesizer",
+    "Voice",
+    "VoiceInfo",
+    "VoiceSettings",
+    "find_output_device",
+    "list_voices",
+    "open_voice",
+    "output_devices",
+    "render_to_wav",
+    "resample",
+    "warn_no_sound",
+]

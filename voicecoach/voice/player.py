@@ -1,0 +1,288 @@
+"""Plays speech clips through PortAudio (sounddevice), interruptibly, and says when it makes sound.
+
+One `OutputStream` stays open for the player's life, fed by a callback in small blocks (silence
+between replies). Opening a stream per reply was measured at 1-1.5 s before the first sample
+through PulseAudio, on every reply; the open stream starts a reply within one buffer. `stop()`
+only has to wait for the blocks already queued (~latency + one block), and `volume` changes apply
+to the next block even mid-sentence. Listeners hear True just before the first block is handed
+to the device and False once the last one has had time to play out (device latency), so the
+microphone stays muted for the whole reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from ..errors import AudioDeviceError
+from .base import SpeechClip, SpeechListener
+
+BLOCK_SECONDS = 0.02
+"""Seconds of audio per callback block: the granularity of `stop()` and of volume changes."""
+
+DeviceSpec = int | str | None
+"""An output device: PortAudio index, a substring of its name, or None for the default."""
+
+_FIX = "start PulseAudio or pass --device (see `voicecoach devices`)"
+
+
+PULSE_LATENCY_MSEC = "60"
+"""Buffer asked of PulseAudio by the ALSA pulse plugin (PortAudio's route to PulseAudio)."""
+
+
+def _sounddevice() -> Any:
+    # Without PULSE_LATENCY_MSEC, PortAudio -> ALSA pulse plugin streams were erratic whenever a
+    # capture stream was open in the same process (a 2 s reply "played" in 0.1 s and was never
+    # heard, or first trickled for 1-2 s). 30-100 ms all fixed it here; an explicit value wins.
+    os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as err:
+        # OSError: the Python package is there but libportaudio2 is not.
+        raise AudioDeviceError(f"no sound output: PortAudio unavailable ({err}); install libportaudio2") from None
+    return sd
+
+
+def output_devices() -> list[tuple[int, str]]:
+    """(index, name) of every PortAudio device that can play sound."""
+    sd = _sounddevice()
+    return [(i, str(d["name"])) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+
+
+def find_output_device(device: DeviceSpec) -> int:
+    """The PortAudio index for `device`; `AudioDeviceError` names what exists when nothing matches."""
+    sd = _sounddevice()
+    outputs = output_devices()
+    if device is None:
+        default = sd.default.device[1]
+        if isinstance(default, int) and default >= 0:
+            return default
+        if outputs:
+            return outputs[0][0]
+        raise AudioDeviceError(f"no sound output device found; {_FIX}")
+    if isinstance(device, int) or device.isdigit():
+        index = int(device)
+        if any(i == index for i, _ in outputs):
+            return index
+    else:
+        matches = [i for i, name in outputs if device.lower() in name.lower()]
+        if matches:
+            return matches[0]
+    names = ", ".join(f"{i}: {name}" for i, name in outputs) or "none"
+    raise AudioDeviceError(f"no sound output device {device!r} (outputs: {names}); {_FIX}")
+
+
+def resample(audio: bytes, rate: int, target: int) -> bytes:
+    """Mono int16 audio at another rate (linear interpolation: plenty for a speech reply)."""
+    import numpy as np
+
+    samples = np.frombuffer(audio, "<i2")
+    if rate == target or not len(samples):
+        return audio
+    count = round(len(samples) * target / rate)
+    positions = np.arange(count) * (rate / target)
+    out = np.interp(positions, np.arange(len(samples)), samples.astype(np.float32))
+    return bytes(np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes())
+
+
+class _Playing:
+    """One clip on its way out; the callback advances it, `stop()` and the end finish it."""
+
+    def __init__(self, samples: Any) -> None:
+        self.samples = samples
+        self.position = 0
+        self.played_out = threading.Event()  # last sample handed to PortAudio, or stopped
+        self.stopped = threading.Event()
+        self.ended = threading.Event()  # listeners told False
+
+
+class _Feed:
+    """What the PortAudio callback reads and writes. Kept apart from `Player` so the stream does
+    not hold the player alive: a player dropped without `close()` is then collected and its
+    finalizer closes the stream. (A running stream whose callback was freed crashed the process.)"""
+
+    def __init__(self, volume: float) -> None:
+        self.current: _Playing | None = None  # what the callback plays; None means silence
+        self.frames = 0  # handed to PortAudio so far: shows whether the stream really flows
+        self.volume = volume
+
+    def __call__(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+        # Runs on PortAudio's thread: copy and flag only, never block or call listeners here.
+        self.frames += frames
+        playing = self.current
+        if playing is None:
+            outdata.fill(0)
+            return
+        block = playing.samples[playing.position : playing.position + frames]
+        playing.position += frames
+        gain = self.volume
+        outdata[: len(block), 0] = block if gain >= 1.0 else (block * gain).astype("<i2")
+        outdata[len(block) :, 0] = 0
+        if playing.position >= len(playing.samples):
+            if self.current is playing:
+                self.current = None
+            playing.played_out.set()
+
+
+def _close_stream(stream: Any, error: type[Exception]) -> None:
+    with contextlib.suppress(error):
+        stream.abort()
+        stream.close()
+
+
+class Player:
+    """Plays one clip at a time on one output device. Thread-safe. Call `close()` when done."""
+
+    def __init__(self, device: DeviceSpec = None, *, volume: float = 1.0, rate: int = 22_050) -> None:
+        self._sd = _sounddevice()
+        self.device = find_output_device(device)
+        self.device_name = str(self._sd.query_devices(self.device)["name"])
+        self._feed = _Feed(volume)
+        self.rate = self._device_rate(rate)
+        """Hertz the stream runs at: `rate` if the device takes it, else the device's own rate."""
+        self._listeners: list[SpeechListener] = []
+        self._lock = threading.Lock()
+        self._last: _Playing | None = None  # the latest clip, until its listeners heard False
+        self._stream: Any = None
+        self._flowing = False
+        self._open()
+
+    def _device_rate(self, rate: int) -> int:
+        try:
+            self._sd.check_output_settings(device=self.device, samplerate=rate, channels=1, dtype="int16")
+            return rate
+        except self._sd.PortAudioError:
+            return int(self._sd.query_devices(self.device)["default_samplerate"])
+
+    def _open(self) -> None:
+        try:
+            self._stream = self._sd.OutputStream(
+                device=self.device,
+                samplerate=self.rate,
+                channels=1,
+                dtype="int16",
+                blocksize=int(self.rate * BLOCK_SECONDS),
+                latency="low",
+                callback=self._feed,
+            )
+            self._stream.start()
+            self._finalizer = weakref.finalize(self, _close_stream, self._stream, self._sd.PortAudioError)
+        except self._sd.PortAudioError as err:
+            raise AudioDeviceError(f"cannot play on {self.device_name!r} ({err}); {_FIX}") from None
+
+    @property
+    def volume(self) -> float:
+        """Gain 0.0-1.0 applied to each block as it is played (mid-sentence changes apply)."""
+        return self._feed.volume
+
+    @volume.setter
+    def volume(self, volume: float) -> None:
+        self._feed.volume = volume
+
+    @property
+    def frames(self) -> int:
+        """Frames handed to PortAudio since the stream opened (silence included)."""
+        return self._feed.frames
+
+    @property
+    def speaking(self) -> bool:
+        last = self._last
+        return last is not None and not last.ended.is_set()
+
+    @property
+    def latency(self) -> float:
+        """Seconds from handing a block to PortAudio until it is heard."""
+        return float(self._stream.latency) if self._stream is not None else 0.0
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        """Block until the stream plays in real time. Through PulseAudio a new stream first
+        trickles for ~1-2 s (measured); call this at start-up so the first reply is not late."""
+        if self._flowing:
+            return True
+        deadline = time.monotonic() + timeout
+        before, then = self._feed.frames, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now, frames = time.monotonic(), self._feed.frames
+            if now - then >= 0.2:
+                if frames - before >= 0.75 * (now - then) * self.rate:
+                    self._flowing = True
+                    return True
+                before, then = frames, now
+        return False
+
+    def add_listener(self, listener: SpeechListener) -> None:
+        self._listeners.append(listener)
+
+    def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
+        """Play `clip`, cutting off whatever plays now; with wait, True if it played to the end."""
+        import numpy as np
+
+        self.stop()
+        if not clip.audio:
+            return True
+        playing = _Playing(np.frombuffer(resample(clip.audio, clip.rate, self.rate), "<i2"))
+        with self._lock:
+            if self._stream is None or not self._stream.active:
+                self._reopen()
+            self.ready()
+            self._last = playing
+            self._notify(True)
+            self._feed.current = playing  # the callback picks it up with its next block
+        threading.Thread(target=self._finish, args=(playing,), daemon=True).start()
+        return self.wait() if wait else True
+
+    def _reopen(self) -> None:
+        # The stream died (device unplugged, server restarted): one fresh try, then a clear error.
+        if self._stream is not None:
+            self._finalizer()
+            self._stream = None
+        self._flowing = False
+        self._open()
+
+    def _finish(self, playing: _Playing) -> None:
+        playing.played_out.wait()
+        if not playing.stopped.is_set():
+            # The last blocks are still in the device's buffer: the sound goes on that long.
+            playing.stopped.wait(self.latency)
+        try:
+            self._notify(False)
+        finally:
+            playing.ended.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current clip ends; True if it played to the end (not stopped)."""
+        last = self._last
+        if last is None:
+            return True
+        if not last.ended.wait(timeout):
+            return False
+        return not last.stopped.is_set()
+
+    def stop(self) -> None:
+        """Cut off the current clip: silent once the blocks already queued have played (~latency)."""
+        with self._lock:
+            last = self._last
+            if last is None or last.ended.is_set():
+                return
+            if not last.played_out.is_set():
+                last.stopped.set()
+            if self._feed.current is last:
+                self._feed.current = None
+            last.played_out.set()
+        last.ended.wait(timeout=2.0)
+
+    def close(self) -> None:
+        """Stop playing and release the device."""
+        self.stop()
+        if self._stream is not None:
+            self._finalizer()
+            self._stream = None
+
+    def _notify(self, speaking: bool) -> None:
+        for listener in list(self._listeners):
+            listener(speaking)

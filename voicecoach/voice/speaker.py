@@ -1,0 +1,232 @@
+"""The coach's voice: synthesiser + player + settings, and the printed fallback when there is no sound.
+
+Who prints what: a voice only makes sound. The CLI decides what goes to stdout (JSON for `ask`),
+so the text of a reply is printed only by `PrintedVoice`, and only to the stream it was given
+(`out`, sys.stdout by default, None for nowhere). A voice that loses its sound output mid-session
+warns once on stderr and carries on printing: the lifter is mid-set, the coach must not crash.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from ..commands import Command
+from ..errors import AudioDeviceError, SynthesisError, VoicecoachError
+from .base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
+from .espeak import Pyttsx3Synthesizer
+from .player import DeviceSpec, Player
+
+
+class _Default(enum.Enum):
+    STDOUT = "stdout"
+
+
+STDOUT = _Default.STDOUT
+"""`out=STDOUT`: print to whatever sys.stdout is when the text is printed (works under capture)."""
+
+Out = TextIO | _Default | None
+
+
+def _resolve(out: Out) -> TextIO | None:
+    return sys.stdout if out is STDOUT else out
+
+
+class _OnceWarning:
+    """The "no sound" warning goes to stderr once per process, however many voices fall back."""
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    def __call__(self, reason: VoicecoachError | str) -> None:
+        if not self.warned:
+            self.warned = True
+            print(f"voicecoach: no sound output ({reason}); printing replies instead", file=sys.stderr)
+
+    def reset(self) -> None:
+        """For tests."""
+        self.warned = False
+
+
+warn_no_sound = _OnceWarning()
+
+
+def _apply(settings: VoiceSettings, command: Command) -> VoiceSettings | None:
+    """The settings after a tempo/volume command; None for commands that are not about settings."""
+    changes = {
+        Command.SLOWER: VoiceSettings.slower,
+        Command.FASTER: VoiceSettings.faster,
+        Command.LOUDER: VoiceSettings.louder,
+        Command.QUIETER: VoiceSettings.quieter,
+    }
+    change = changes.get(command)
+    return change(settings) if change else None
+
+
+class PrintedVoice:
+    """A `Voice` without sound: prints each reply as a line on `out`. Never fails, never "speaks"."""
+
+    def __init__(self, settings: VoiceSettings | None = None, *, out: Out = STDOUT) -> None:
+        self.settings = settings or VoiceSettings()
+        self.out = out
+        self.said: list[str] = []
+        """Every text given, in order (for tests and the transcript)."""
+
+    def say(self, text: str, *, wait: bool = True) -> bool:
+        self.said.append(text)
+        stream = _resolve(self.out)
+        if stream is not None and text:
+            print(text, file=stream, flush=True)
+        return False
+
+    def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
+        return self.say(clip.text, wait=wait)
+
+    def stop(self) -> None:
+        pass  # nothing is ever playing
+
+    @property
+    def speaking(self) -> bool:
+        return False
+
+    def add_listener(self, listener: SpeechListener) -> None:
+        pass  # never makes sound, so the microphone never needs muting
+
+    def handle(self, command: Command) -> bool:
+        settings = _apply(self.settings, command)
+        if settings is not None:
+            self.settings = settings
+            return True
+        return command is Command.STOP
+
+
+class SpokenVoice:
+    """A `Voice` that renders with a `Synthesizer` and plays through a `Player`.
+
+    Clips are rendered at full volume and the player applies `settings.volume`, so louder/quieter
+    takes effect on the sentence being spoken and the render cache serves every volume.
+    With a `fallback`, sound failures warn once and print instead of raising.
+    """
+
+    def __init__(
+        self,
+        synthesizer: Synthesizer,
+        player: Player,
+        settings: VoiceSettings | None = None,
+        *,
+        fallback: PrintedVoice | None = None,
+    ) -> None:
+        self.synthesizer = synthesizer
+        self.player = player
+        self.fallback = fallback
+        self._settings = settings or VoiceSettings()
+        self.player.volume = self._settings.volume
+
+    @property
+    def settings(self) -> VoiceSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: VoiceSettings) -> None:
+        self._settings = settings
+        self.player.volume = settings.volume
+
+    def render(self, text: str) -> SpeechClip:
+        """Render ahead of time (e.g. the warm-up's counts) so `play` starts at once."""
+        return self.synthesizer.render(text, replace(self._settings, volume=1.0))
+
+    def say(self, text: str, *, wait: bool = True) -> bool:
+        try:
+            clip = self.render(text)
+        except SynthesisError as err:
+            return self._fall_back(err, text)
+        return self.play(clip, wait=wait)
+
+    def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
+        try:
+            return self.player.play(clip, wait=wait)
+        except AudioDeviceError as err:
+            return self._fall_back(err, clip.text)
+
+    def _fall_back(self, err: VoicecoachError, text: str) -> bool:
+        if self.fallback is None:
+            raise err
+        warn_no_sound(err)
+        return self.fallback.say(text)
+
+    def stop(self) -> None:
+        self.player.stop()
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        """Warm the output up at start-up (PulseAudio streams trickle for ~2 s at first)."""
+        return self.player.ready(timeout)
+
+    def close(self) -> None:
+        """Release the sound device; the voice cannot speak afterwards."""
+        self.player.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """After `say(..., wait=False)`: block until done; True if it played to the end."""
+        return self.player.wait(timeout)
+
+    @property
+    def speaking(self) -> bool:
+        return self.player.speaking
+
+    def add_listener(self, listener: SpeechListener) -> None:
+        self.player.add_listener(listener)
+
+    def handle(self, command: Command) -> bool:
+        """SLOWER/FASTER/LOUDER/QUIETER change the settings, STOP cuts the reply; others: False."""
+        settings = _apply(self._settings, command)
+        if settings is not None:
+            self.settings = settings
+            return True
+        if command is Command.STOP:
+            self.stop()
+            return True
+        return False
+
+
+def open_voice(
+    device: DeviceSpec = None,
+    settings: VoiceSettings | None = None,
+    *,
+    out: Out = STDOUT,
+    synthesizer: Synthesizer | None = None,
+) -> SpokenVoice | PrintedVoice:
+    """The coach's voice on `device`, or a `PrintedVoice` (after one stderr warning) without sound.
+
+    `out` is where replies are printed when there is no sound: sys.stdout by default (`STDOUT`),
+    None to print nowhere (the CLI already shows the reply). Never raises for missing sound.
+    """
+    settings = settings or VoiceSettings()
+    fallback = PrintedVoice(settings, out=out)
+    try:
+        if synthesizer is None:
+            engine = Pyttsx3Synthesizer()
+            engine.start()
+            synthesizer = engine
+        player = Player(device, volume=settings.volume)
+    except (AudioDeviceError, SynthesisError) as err:
+        warn_no_sound(err)
+        return fallback
+    return SpokenVoice(synthesizer, player, settings, fallback=fallback)
+
+
+def render_to_wav(
+    text: str,
+    path: str | Path,
+    settings: VoiceSettings | None = None,
+    *,
+    synthesizer: Synthesizer | None = None,
+) -> SpeechClip:
+    """Write the spoken reply to a WAV file (`voicecoach ask --out`); unwritable -> `AudioFileError`."""
+    from ..audio import write_wav  # numpy: keep it out of `voicecoach ask` start-up
+
+    clip = (synthesizer or Pyttsx3Synthesizer()).render(text, settings or VoiceSettings())
+    write_wav(path, clip.audio, clip.rate)
+    return clip
