@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import json
+import os
 import sys
 import threading
 from typing import Any
