@@ -1,0 +1,218 @@
+"""`voicecoach warmup`: the knee warm-up, counted aloud, steered from the keyboard (or later by voice)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from .commands import KEY_HELP, Command, command_from_key
+from .errors import AudioFileError, KnowledgeBaseError, UsageError
+from .voice.base import MAX_RATE, MIN_RATE, SpeechClip, Synthesizer, VoiceSettings
+from .warmup import EXERCISES, WarmupEvent, WarmupPlan, build_timeline, format_event
+
+HELP = (
+    """Runs the knee warm-up aloud: announces each set, counts every rep with a tempo, drops in form cues,
+counts down the rest and closes with a summary. Squats: 4 sets of slow bodyweight squats; leg extensions:
+3 light sets. In a terminal, keys steer it: """
+    + KEY_HELP
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("warmup", help="run the knee warm-up aloud", description=HELP)
+    # Numbers are taken as text and checked in `run`, so a bad value is one clear line and exit 2,
+    # not argparse's usage block.
+    parser.add_argument("--exercise", default="squats", help=f"{' or '.join(EXERCISES)} (default squats)")
+    parser.add_argument("--sets", help="sets (default: squats 4, leg-extensions 3)")
+    parser.add_argument("--reps", help="reps per set (default: squats 10, leg-extensions 12)")
+    parser.add_argument(
+        "--tempo", help='seconds down-hold-up, e.g. "3-1-1" (default: squats 3-1-1, leg-extensions 2-1-2)'
+    )
+    parser.add_argument("--rest", help="seconds of rest between sets (default 60)")
+    parser.add_argument("--dry-run", action="store_true", help="print the timeline; no sound, no waiting")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object per event")
+    parser.add_argument("--out", metavar="WAV", help="render the whole routine, timing kept, into one WAV file")
+    parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
+    parser.add_argument("--rate", help="speech rate in words per minute (default 165)")
+    parser.add_argument("--volume", help="0.1-1.0 (default 1.0)")
+    parser.add_argument("--device", help="output device: PortAudio index or part of its name")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _whole(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--{name} {text!r}: not a whole number") from None
+
+
+def _seconds(name: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--{name} {text!r}: not a number") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--{name} {text!r}: not a finite number")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> VoiceSettings:
+    rate = _whole("rate", args.rate)
+    rate = VoiceSettings.rate if rate is None else rate
+    volume = _seconds("volume", args.volume)
+    volume = VoiceSettings.volume if volume is None else volume
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UsageError(f"--rate must be {MIN_RATE}-{MAX_RATE} words per minute, got {rate}")
+    if not 0.1 <= volume <= 1.0:
+        raise UsageError(f"--volume must be 0.1-1.0, got {volume:g}")
+    return VoiceSettings(voice=args.voice, rate=rate, volume=volume)
+
+
+def plan_from_args(args: argparse.Namespace, rate: int) -> WarmupPlan:
+    return WarmupPlan.make(
+        args.exercise,
+        sets=_whole("sets", args.sets),
+        reps=_whole("reps", args.reps),
+        tempo=args.tempo,
+        rest=_seconds("rest", args.rest),
+        rate=rate,
+    )
+
+
+def load_cues(plan: WarmupPlan) -> tuple[str, ...]:
+    """The exercise's form cues from the knowledge base; the article's built-in cues if it cannot be read."""
+    from . import knowledge
+
+    try:
+        return knowledge.load().topic(plan.exercise.topic).cues
+    except (KnowledgeBaseError, KeyError) as err:
+        # A coach's typo in a topics file must not stop a lifter's warm-up.
+        print(f"voicecoach: using built-in warm-up cues ({err})", file=sys.stderr)
+        return plan.exercise.cues
+
+
+def _check_writable(path: str) -> None:
+    """Fail before minutes of rendering, not after."""
+    target = Path(path)
+    if target.is_dir():
+        raise AudioFileError(f"{path}: is a folder, not a WAV file")
+    folder = target.parent
+    if not folder.is_dir():
+        raise AudioFileError(f"{path}: cannot write (no folder {str(folder)!r})")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise AudioFileError(f"{path}: cannot write (permission denied)")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    plan = plan_from_args(args, settings.rate)
+    if args.json and not args.dry_run:
+        raise UsageError("--json only goes with --dry-run")
+    if args.out:
+        _check_writable(args.out)
+    cues = load_cues(plan)
+    timeline = build_timeline(plan, cues)
+    if args.dry_run:
+        print_timeline(timeline, as_json=args.json)
+        return 0
+    from .voice.espeak import Pyttsx3Synthesizer
+
+    synth = Pyttsx3Synthesizer(cache_size=256)
+    if args.out:
+        from .warmup_runner import render_warmup_wav
+
+        for issue in render_warmup_wav(timeline, synth, settings, args.out):
+            print(f"voicecoach: overlap at {issue}", file=sys.stderr)
+        print(f"wrote {args.out} ({timeline[-1].t:.0f} s, {len(timeline)} events)")
+        return 0
+    return _run_aloud(plan, cues, synth, settings, args.device)
+
+
+def print_timeline(timeline: list[WarmupEvent], *, as_json: bool, out: TextIO | None = None) -> None:
+    stream = out or sys.stdout
+    for event in timeline:
+        print(json.dumps(event.as_dict()) if as_json else format_event(event), file=stream)
+
+
+def _run_aloud(
+    plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: str | None
+) -> int:
+    from .voice import open_voice
+    from .warmup_runner import WarmupRunner
+
+    # The runner prints each event itself; a voice without sound must not print it twice.
+    voice = open_voice(device, settings, out=None, synthesizer=synth)
+
+    def show(event: WarmupEvent) -> None:
+        print(format_event(event), flush=True)
+
+    # Clips are rendered at full volume: the player applies the volume, as SpokenVoice does.
+    runner = WarmupRunner(plan, voice, synth, cues=cues, settings=replace(settings, volume=1.0), on_event=show)
+    runner.prepare()
+    # The first stream PortAudio opens starts ~0.2 s slower than later ones: open one before the plan's clock.
+    voice.play(SpeechClip("", bytes(3200), 16000), wait=True)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(KEY_HELP, file=sys.stderr)
+    try:
+        with read_keys(runner.handle) if interactive else contextlib.nullcontext():
+            runner.run()
+    except KeyboardInterrupt:
+        runner.handle(Command.STOP)
+        return 130
+    finally:
+        voice.stop()
+    return 0
+
+
+@contextlib.contextmanager
+def read_keys(handle: Callable[[Command], bool], stream: TextIO | None = None) -> Iterator[None]:
+    """Single key presses on a terminal become commands, from a background thread.
+
+    cbreak (not raw) keeps Ctrl-C a signal and output newlines intact; the terminal is restored on
+    every way out, including exceptions.
+    """
+    import select
+    import termios
+    import tty
+
+    fd = (stream or sys.stdin).fileno()
+    saved = termios.tcgetattr(fd)
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            key = os.read(fd, 1).decode("utf-8", "replace")
+            if not key:
+                return  # end of input
+            command = command_from_key(key)
+            if command is not None:
+                handle(command)
+
+    thread = threading.Thread(target=loop, name="warmup-keys", daemon=True)
+    try:
+        tty.setcbreak(fd)
+        thread.start()
+        yield
+    finally:
+        done.set()
+        if thread.is_alive():
+            thread.join(timeout=1.0)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
