@@ -24,6 +24,9 @@ from .base import SpeechClip, SpeechListener
 BLOCK_SECONDS = 0.02
 """Seconds of audio per callback block: the granularity of `stop()` and of volume changes."""
 
+STALL_GRACE_SECONDS = 1.5
+"""A clip still not played out this long after it should have ended means the stream stalled."""
+
 DeviceSpec = int | str | None
 """An output device: PortAudio index, a substring of its name, or None for the default."""
 
@@ -149,6 +152,7 @@ class Player:
         self._last: _Playing | None = None  # the latest clip, until its listeners heard False
         self._stream: Any = None
         self._flowing = False
+        self._stalled = False
         self._open()
 
     def _device_rate(self, rate: int) -> int:
@@ -227,13 +231,14 @@ class Player:
             return True
         playing = _Playing(np.frombuffer(resample(clip.audio, clip.rate, self.rate), "<i2"))
         with self._lock:
-            if self._stream is None or not self._stream.active:
+            if self._stream is None or not self._stream.active or self._stalled:
                 self._reopen()
             self.ready()
             self._last = playing
             self._notify(True)
             self._feed.current = playing  # the callback picks it up with its next block
-        threading.Thread(target=self._finish, args=(playing,), daemon=True).start()
+        seconds = len(playing.samples) / self.rate
+        threading.Thread(target=self._finish, args=(playing, seconds), daemon=True).start()
         return self.wait() if wait else True
 
     def _reopen(self) -> None:
@@ -242,10 +247,18 @@ class Player:
             self._finalizer()
             self._stream = None
         self._flowing = False
+        self._stalled = False
         self._open()
 
-    def _finish(self, playing: _Playing) -> None:
-        playing.played_out.wait()
+    def _finish(self, playing: _Playing, seconds: float) -> None:
+        if not playing.played_out.wait(seconds + self.latency + STALL_GRACE_SECONDS):
+            # The device stopped pulling audio (seen through ALSA's pulse plugin). Never stay "speaking":
+            # the listening loop is deaf while we are. Reopen the stream for the next reply.
+            self._stalled = True
+            playing.stopped.set()
+            if self._feed.current is playing:
+                self._feed.current = None
+            playing.played_out.set()
         if not playing.stopped.is_set():
             # The last blocks are still in the device's buffer: the sound goes on that long.
             playing.stopped.wait(self.latency)
