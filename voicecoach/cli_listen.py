@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     )
     listen.add_argument("--wake-word", default="coach")
     listen.add_argument("--input", metavar="DEVICE", help="microphone: index or part of its name")
+    listen.add_argument("--verbose", action="store_true", help="log every utterance heard and why it was ignored")
     _common(listen)
     listen.set_defaults(func=run_listen)
 
@@ -120,6 +121,10 @@ def run_listen(args: argparse.Namespace) -> int:
         else:
             print(f"> {turn.heard}\n{turn.reply.say}", flush=True)
 
+    def on_ignored(heard: str, why: str) -> None:
+        if args.verbose:
+            print(f"voicecoach: ignored {heard!r} ({why})", file=sys.stderr, flush=True)
+
     listener = Listener(
         recognizer,
         Dialogue(kb),
@@ -127,6 +132,7 @@ def run_listen(args: argparse.Namespace) -> int:
         settings,
         on_turn=on_turn,
         start_warmup=lambda: _start_warmup(kb, voice, listener),
+        on_ignored=on_ignored,
     )
     ready = getattr(voice, "ready", None)
     if ready is not None:

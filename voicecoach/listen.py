@@ -88,6 +88,7 @@ class Listener:
         on_turn: Callable[[Turn], None] = lambda turn: None,
         start_warmup: WarmupStarter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_ignored: Callable[[str, str], None] = lambda heard, why: None,
     ) -> None:
         self.recognizer = recognizer
         self.dialogue = dialogue
@@ -96,6 +97,8 @@ class Listener:
         self.on_turn = on_turn
         self.start_warmup = start_warmup
         self.clock = clock
+        self.on_ignored = on_ignored
+        """Told (heard, reason) for every utterance that is not a turn: `listen --verbose` shows them."""
         self.warmup: CommandHandler | None = None
         self.ignored = 0
         """Utterances dropped as noise, echo or not addressed to the coach."""
@@ -179,12 +182,10 @@ class Listener:
                 self._say("Yes?")
                 return None
         if not addressed:
-            self.ignored += 1
-            return None
+            return self._ignore(text, "no wake word")
         reply = self.dialogue.turn(text)
         if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
-            self.ignored += 1  # always-on hears the whole gym: only clear requests get an answer
-            return None
+            return self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
         turn = Turn(text, reply, transcript.engine or self.recognizer.name, transcript.start, transcript.end)
         self.on_turn(turn)
         command = reply.command
@@ -194,6 +195,10 @@ class Listener:
             self._say(reply.say)
         self._open_until = self.clock() + self.settings.follow_up_seconds
         return turn
+
+    def _ignore(self, heard: str, why: str) -> None:
+        self.ignored += 1
+        self.on_ignored(heard, why)
 
     def _act(self, command: Command) -> bool:
         """Route a command to the warm-up when it runs, else to the voice. True if something acted on it."""

@@ -48,7 +48,7 @@ FUNCTION_WORDS = frozenset(
     how what why where which who whom whose get got make made know think let lets some any all more
     most much many each every im ive id youre thats whats its hey well oh um uh
     one thing something anything tell say said way time day next long first good best bad use put start
-    back gave give gives feel feels""".split()
+    back gave give gives feel feels doing""".split()
 )
 FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
 
@@ -105,14 +105,6 @@ class Matcher:
         for phrase in self._elsewhere + self._alarms:
             for token in phrase:
                 self._idf.setdefault(token, self._unseen_weight)
-        command_tokens = {t for intent, tokens in phrasings if intent not in self.topic_ids for t in tokens}
-        self._anchors = frozenset(
-            t
-            for intent, tokens in phrasings
-            if intent in self.topic_ids
-            for t in tokens
-            if t not in FUNCTION_STEMS and t not in GYM_WORDS and t not in command_tokens
-        )
         self._vocabulary = tuple(sorted(self._idf))
         self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
         self._exact = {tokens: intent for intent, tokens in phrasings} if exact else {}
@@ -125,6 +117,15 @@ class Matcher:
         self._ownership: dict[str, dict[str, float]] = {
             token: {intent: n / max(counts.values()) for intent, n in counts.items()} for token, counts in uses.items()
         }
+        # Words that mark a knee topic: not mostly command words ("warm up" is both, "stop" is a command)
+        self._anchors = frozenset(
+            token
+            for token, counts in uses.items()
+            if token not in FUNCTION_STEMS
+            and token not in GYM_WORDS
+            and 3 * sum(n for i, n in counts.items() if i in self.topic_ids)
+            >= max(1, sum(n for i, n in counts.items() if i not in self.topic_ids))
+        )
         self._examples: list[_Example] = []
         self._index: dict[str, list[int]] = defaultdict(list)
         for intent, tokens in phrasings:
@@ -144,7 +145,7 @@ class Matcher:
             return Match(UNKNOWN, 0.0, text=words)
         ranking = self.rank(tokens, among=among)
         elsewhere = self._named_elsewhere(tokens)
-        knee_named = any(t in KNEE_WORDS for t in tokens)
+        knee_named = any(t in KNEE_WORDS for t in tokens) and self._anchored(tokens)
         if elsewhere and not knee_named:
             # "my hip pops when I squat": squats are a knee topic here, the hip is not. No knee advice.
             ranking = [(i, s) for i, s in ranking if i not in self.topic_ids]
@@ -173,7 +174,7 @@ class Matcher:
     def rank(self, tokens: tuple[str, ...], *, among: Collection[str] | None = None) -> list[tuple[str, float]]:
         """Intents by their best example's cosine similarity, best first."""
         query = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in set(tokens)}
-        anchored = sum(t in self._anchors for t in query) >= 2 or any(t in KNEE_WORDS for t in query)
+        anchored = self._anchored(tuple(query))
         if not anchored and among is None:  # an explicit choice ("which one?") needs no anchor
             among = [i for i in self._intents if i not in self.topic_ids]
         query_norm = math.sqrt(sum(w * w for w in query.values()))
@@ -205,6 +206,13 @@ class Matcher:
             scores[exact] = max(scores.values()) + EXACT_BONUS
         return sorted(scores.items(), key=lambda item: -item[1])
 
+    def _anchored(self, tokens: tuple[str, ...]) -> bool:
+        """Knee advice needs two knee-topic words ("knee" + "hurt", "sissy" + "squat"). One is not enough:
+        a closed-grammar recogniser turns "play some music please" into "some music knees"."""
+        knee = any(t in KNEE_WORDS for t in tokens)
+        alarm = knee and any(contains_phrase(tokens, phrase) for phrase in self._alarms)
+        return sum(t in self._anchors or t in KNEE_WORDS for t in set(tokens)) + alarm >= 2
+
     def _repair(self, token: str) -> str:
         """Map a word the knowledge base never uses onto a near-identical one it does ("sqaut")."""
         if token in self._idf or len(token) < 3 or token.isdigit() or token in FUNCTION_STEMS:
@@ -220,9 +228,9 @@ class Matcher:
 
 
 GYM_WORDS = frozenset(
-    stem(w) for w in "weight bar workout heavy light set rep gym machine exercise leg train lift".split()
+    stem(w) for w in "weight bar workout heavy light set rep gym machine exercise leg train lift up down off".split()
 )
-"""Words any gym question uses: on their own they do not make a question about knees."""
+"""Words any gym question (or any question: "up", "down") uses: they do not make it a question about knees."""
 
 
 def _weight(token: str, idf: float) -> float:
