@@ -182,10 +182,12 @@ class Listener:
                 self._say("Yes?")
                 return None
         if not addressed:
-            return self._ignore(text, "no wake word")
+            self._ignore(text, "no wake word")
+            return None
         reply = self.dialogue.turn(text)
         if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
-            return self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
+            self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
+            return None
         turn = Turn(text, reply, transcript.engine or self.recognizer.name, transcript.start, transcript.end)
         self.on_turn(turn)
         command = reply.command

@@ -1,0 +1,84 @@
+"""Speech to text: one `Recognizer` interface, two engines (Vosk, PocketSphinx), chosen by `open_recognizer`.
+
+Importing this package is cheap: the engines (and their native libraries) load on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ModelError
+from ..knowledge import KnowledgeBase
+from .base import Recognizer, Transcript, Word, transcribe_chunks
+from .grammar import Domain, build_domain
+
+if TYPE_CHECKING:
+    from .pocketsphinx_engine import PocketSphinxRecognizer
+    from .vosk_engine import VoskRecognizer
+
+__all__ = [
+    "Domain",
+    "PocketSphinxRecognizer",
+    "Recognizer",
+    "Transcript",
+    "VoskRecognizer",
+    "Word",
+    "build_domain",
+    "describe_choice",
+    "open_recognizer",
+    "transcribe_chunks",
+]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy engine classes: `from voicecoach.recognizer import VoskRecognizer` loads libvosk only then.
+    if name == "VoskRecognizer":
+        from .vosk_engine import VoskRecognizer
+
+        return VoskRecognizer
+    if name == "PocketSphinxRecognizer":
+        from .pocketsphinx_engine import PocketSphinxRecognizer
+
+        return PocketSphinxRecognizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def describe_choice(model: str | Path | None = None) -> str:
+    """One line: which engine `open_recognizer` would use, without loading anything."""
+    from ..models import find_model
+
+    path, why = find_model(model)
+    if path is not None:
+        return f"vosk: {path} ({why})"
+    return (
+        "pocketsphinx: bundled US English model "
+        "(no Vosk English model installed; get one: voicecoach model download)"
+    )
+
+
+def open_recognizer(kb: KnowledgeBase, model: str | Path | None = None) -> Recognizer:
+    """The recogniser for this knowledge base.
+
+    An explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a `ModelError`, never a
+    silent fallback); else an installed Vosk English model -> Vosk; else the bundled PocketSphinx.
+    """
+    from ..models import find_model
+
+    domain = build_domain(kb)
+    path, why = find_model(model)
+    if path is not None:
+        try:
+            from .vosk_engine import VoskRecognizer
+        except ImportError as err:
+            raise ModelError(f"Vosk model {path} ({why}) but the vosk package is missing: pip install vosk") from err
+        return VoskRecognizer(path, domain)
+    try:
+        from .pocketsphinx_engine import PocketSphinxRecognizer
+    except ImportError as err:
+        raise ModelError(
+            "no speech engine: install pocketsphinx (64-bit OS) or a Vosk model (voicecoach model download)"
+        ) from err
+    return PocketSphinxRecognizer(domain)
+
+

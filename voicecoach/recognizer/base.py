@@ -1,0 +1,98 @@
+"""The one speech-recogniser interface: the listening loop and the tests never care which engine runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..audio import AudioChunk
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word."""
+
+    text: str
+    start: float
+    """Seconds from the start of the stream."""
+    end: float
+    """Seconds from the start of the stream."""
+    confidence: float | None = None
+    """0..1 posterior, or None when the engine gives none. Low values mean "probably something else"."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the engine heard: a partial hypothesis (`is_final=False`) or the final one for an utterance."""
+
+    text: str
+    """Lower-case words separated by single spaces; "" when nothing in the domain was heard."""
+    is_final: bool = True
+    confidence: float | None = None
+    """0..1 for the whole utterance (mean of the word confidences), None when unknown."""
+    words: tuple[Word, ...] = ()
+    start: float | None = None
+    """Seconds from the start of the stream to the first word (or the detected speech start)."""
+    end: float | None = None
+    """Seconds from the start of the stream to the end of the last word (or the speech end)."""
+    engine: str = ""
+    """Name of the recogniser that produced it ("vosk", "pocketsphinx")."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.text
+
+    def confident_words(self, threshold: float = 0.5) -> tuple[str, ...]:
+        """Words whose confidence is at least `threshold` (words without a confidence count as sure)."""
+        return tuple(w.text for w in self.words if w.confidence is None or w.confidence >= threshold)
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """A streaming recogniser fed 16 kHz mono int16 chunks (see `voicecoach.const`)."""
+
+    name: str
+    """Short engine name, e.g. "vosk"."""
+    description: str
+    """One line for the user: which engine and model runs, restricted how, and how to get a better one."""
+    missing_words: frozenset[str]
+    """Domain words the model cannot recognise (they silently vanish from grammars): report them."""
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        """Feed audio; returns a final transcript when the engine detects the end of an utterance."""
+        ...
+
+    def partial(self) -> str:
+        """The current partial hypothesis ("" if none): for early stop and barge-in."""
+        ...
+
+    def finish(self) -> Transcript | None:
+        """End of stream: flush and return the last utterance's final transcript, if any speech was heard."""
+        ...
+
+    def reset(self) -> None:
+        """Drop any utterance in progress (e.g. after the coach spoke over the microphone)."""
+        ...
+
+    def commands_only(self, enabled: bool) -> None:
+        """Listen for command phrasings only (warm-up) or for the whole domain (default)."""
+        ...
+
+
+def transcribe_chunks(recognizer: Recognizer, chunks: Iterable[AudioChunk]) -> list[Transcript]:
+    """Every final transcript of a finite stream, in order (including the one `finish()` flushes)."""
+    results: list[Transcript] = []
+    for chunk in chunks:
+        result = recognizer.accept(chunk)
+        if result is not None:
+            results.append(result)
+    last = recognizer.finish()
+    if last is not None:
+        results.append(last)
+    return results
+
+
+def mean_confidence(words: Iterable[Word]) -> float | None:
+    values = [w.confidence for w in words if w.confidence is not None]
+    return sum(values) / len(values) if values else None

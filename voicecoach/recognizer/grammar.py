@@ -1,0 +1,230 @@
+"""The recognisers' domain, generated from the knowledge base: nobody maintains a word list by hand.
+
+A coach who adds `say: my knees click on lunges` gets "click" and "lunges" recognised on the next start.
+Besides the knowledge-base phrasings the domain has:
+
+- command phrasings (and the `Command` values themselves, so a knowledge base without `[command]`
+  sections still understands "stop");
+- generated variants: each slot word (pain word, exercise, body part) swapped for its alternatives and
+  optional words dropped, so unseen phrasings still decode instead of being forced onto an example
+  (the closed-grammar trap, see docs/speech-engines);
+- garbage: common non-domain English and the `elsewhere` body parts, so "what's the weather" and
+  "my shoulder hurts" decode as themselves, not as knee words.
+
+Everything here is pure (text in, text out) so it is tested without any engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..commands import Command
+from ..knowledge import KnowledgeBase
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+
+SLOTS: tuple[frozenset[str], ...] = (
+    frozenset({"hurt", "hurts", "hurting", "ache", "aches", "aching", "sore", "pain", "painful", "burn", "burns"}),
+    frozenset({"knee", "knees", "kneecap", "leg", "legs"}),
+    frozenset({"squats", "squat", "squatting", "lunges", "deadlifts", "running", "jogging", "cycling", "jumping"}),
+    frozenset({"after", "during", "when", "while", "before"}),
+    frozenset({"today", "yesterday", "lately", "again", "now"}),
+)
+"""Words that can stand in for each other in a phrasing (single words only, so swaps keep the shape)."""
+
+OPTIONAL = frozenset({"my", "the", "a", "really", "always", "so", "just", "please", "both", "still", "kind", "of"})
+"""Words a lifter often leaves out or adds: variants without them are generated too."""
+
+PREFIXES = ("", "hey coach", "so", "um", "coach")
+
+GARBAGE = frozenset(
+    """
+    a about all also am and any are as ask at be because been book but buy by call can car card change
+    city cook could day did dinner do does dog down eat email find flight for from game get give go going
+    good got had has have he hello her here him his home hour how i if in is it it's just know like
+    listen look make me meeting money morning movie much music my name need new news next night no not
+    now of off on one or order our out pay phone pizza play please rain read remind right say schedule
+    see send set she should show sing so some song sorry start tell than thank that that's the their them
+    then there these they thing think this time to today tomorrow too traffic turn two up us want was
+    watch water way we weather week well what what's when where which who why will with work would year
+    yes you your shoulder shoulders back neck elbow elbows wrist wrists hip hips ankle ankles arm arms
+    chest foot feet hand hands head bench press pull row curl
+    """.split()
+)
+"""Common non-domain words: the garbage paths that keep off-topic speech out of the knee words."""
+
+GARBAGE_SENTENCES = (
+    "will it be sunny this weekend",
+    "what time is it",
+    "play some music",
+    "turn up the music",
+    "set a timer for ten minutes",
+    "call my mom",
+    "send an email to my boss",
+    "how much money is in my bank account",
+    "remind me to buy water",
+    "tell me a joke",
+    "what is your name",
+    "book a flight to new york",
+    "is it going to rain today",
+    "my shoulder is sore after pressing",
+    "my back hurts after deadlifts",
+    "my neck is sore",
+    "my elbow hurts when i curl",
+    "my wrist hurts on bench press",
+    "where is the water",
+    "can you hear me",
+    "how long is the drive home",
+    "what's on the news",
+    "order a pizza for dinner",
+    "i need to go to work",
+    "good morning how are you",
+)
+"""Hand-written off-topic sentences (CLINC150-style chatter plus other body parts) for the garbage model."""
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words, apostrophes kept inside words ("what's"), everything else dropped."""
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What the recognisers listen for, derived from one knowledge base."""
+
+    phrases: tuple[str, ...]
+    """Normalised topic phrasings (and mishearing targets), in knowledge-base order."""
+    commands: tuple[str, ...]
+    """Normalised command phrasings and command names."""
+    words: frozenset[str]
+    """Every word of `phrases` and `commands` plus the slot alternatives and `elsewhere` words."""
+    garbage: frozenset[str]
+    """Non-domain words (common English and `elsewhere` body parts)."""
+
+    @property
+    def all_words(self) -> frozenset[str]:
+        return self.words | self.garbage
+
+
+def build_domain(kb: KnowledgeBase) -> Domain:
+    topics: list[str] = []
+    commands: list[str] = []
+    command_ids = {c.id for c in kb.commands} | {c.value for c in Command}
+    for intent, line in kb.phrasings():
+        (commands if intent in command_ids else topics).append(" ".join(words_of(line.text)))
+    for _, meant in kb.language.mishearings:
+        topics.append(" ".join(words_of(meant)))
+    commands.extend(c.value.replace("_", " ") for c in Command)
+    elsewhere = {w for part in kb.language.elsewhere for w in words_of(part)}
+    words = {w for text in (*topics, *commands) for w in text.split()}
+    words |= {w for slot in SLOTS for w in slot if _slot_used(slot, words)}
+    words |= elsewhere
+    return Domain(
+        phrases=tuple(_unique(p for p in topics if p)),
+        commands=tuple(_unique(c for c in commands if c)),
+        words=frozenset(words),
+        garbage=frozenset((GARBAGE - words) | elsewhere),
+    )
+
+
+def _slot_used(slot: frozenset[str], words: set[str]) -> bool:
+    """Slot alternatives join the domain only when the knowledge base uses at least one of them."""
+    return bool(slot & words)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def variants(phrase: str) -> Iterator[str]:
+    """The phrase, each slot word swapped for its alternatives, and each optional word dropped."""
+    tokens = phrase.split()
+    yield phrase
+    for i, token in enumerate(tokens):
+        for slot in SLOTS:
+            if token in slot:
+                for other in sorted(slot - {token}):
+                    yield " ".join([*tokens[:i], other, *tokens[i + 1 :]])
+        if token in OPTIONAL and len(tokens) > 2:
+            yield " ".join(tokens[:i] + tokens[i + 1 :])
+
+
+def generated_phrasings(domain: Domain, *, limit: int = 20_000) -> list[str]:
+    """Domain phrasings plus variants and prefixes, deduplicated, at most `limit` of them."""
+    out: dict[str, None] = {}
+    for phrase in (*domain.phrases, *domain.commands):
+        for variant in variants(phrase):
+            for prefix in PREFIXES:
+                out.setdefault(f"{prefix} {variant}".strip(), None)
+                if len(out) >= limit:
+                    return list(out)
+    return list(out)
+
+
+def lm_corpus(domain: Domain, *, garbage_repeat: int = 3, commands_only: bool = False) -> str:
+    """Sentences for an n-gram model: generated domain phrasings, garbage sentences and every word alone.
+
+    Single words give every vocabulary word a unigram so anything in the dictionary can be decoded;
+    the garbage sentences (repeated to weigh them against thousands of domain variants) give off-topic
+    speech somewhere to go.
+    """
+    if commands_only:  # the warm-up search: commands, chatter, and no knee words at all
+        lines = [*domain.commands, *GARBAGE_SENTENCES, *sorted(domain.garbage)]
+        return "\n".join(lines) + "\n"
+    lines = generated_phrasings(domain)
+    lines += list(GARBAGE_SENTENCES) * garbage_repeat
+    lines += sorted(domain.all_words)
+    return "\n".join(lines) + "\n"
+
+
+def vosk_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bool = True) -> list[str]:
+    """Vosk's grammar: phrases (Vosk turns them into a small bigram model) and single words.
+
+    Only words in `known` (the model's vocabulary, when given) are kept: Vosk would drop the others
+    silently and a phrase with a missing word would become a different phrase.
+    """
+    def ok(text: str) -> bool:
+        return known is None or all(w in known for w in text.split())
+
+    phrases = [p for p in (*domain.phrases, *domain.commands, *GARBAGE_SENTENCES) if ok(p)]
+    singles = [w for w in sorted(domain.all_words) if ok(w)]
+    grammar = _unique([*phrases, *singles])
+    return [*grammar, "[unk]"] if unk and grammar else grammar
+
+
+def command_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bool = True) -> list[str]:
+    phrases = [c for c in domain.commands if known is None or all(w in known for w in c.split())]
+    return [*phrases, "[unk]"] if unk and phrases else phrases
+
+
+def _jsgf_alternatives(items: Iterable[str]) -> str:
+    return " | ".join(sorted(set(items))) or "<VOID>"
+
+
+def jsgf(domain: Domain, *, allowed: frozenset[str] | None = None, commands_only: bool = False) -> str:
+    """A generative JSGF grammar: any sequence of domain phrases, domain words and garbage words.
+
+    Whole phrases carry most of the weight (known phrasings decode best), the word loop lets unseen
+    phrasings through, the garbage words catch chatter. Words outside `allowed` (the dictionary) are
+    left out, since pocketsphinx rejects a grammar with an unknown word.
+    """
+    def ok(text: str) -> bool:
+        return allowed is None or all(w in allowed for w in text.split())
+
+    phrases = [p for p in (domain.commands if commands_only else (*domain.phrases, *domain.commands)) if ok(p)]
+    words = [w for w in (domain.words if not commands_only else set()) if ok(w)]
+    garbage = [w for w in domain.garbage if ok(w)]
+    branches = ["/8/ <phrase>", "/1/ <garbage>"] + (["/2/ <word>"] if words else [])
+    rules = [
+        "#JSGF V1.0;",
+        "grammar voicecoach;",
+        "public <utterance> = <item>+;",
+        f"<item> = {' | '.join(branches)};",
+        f"<phrase> = {_jsgf_alternatives(f'( {p} )' for p in phrases)};",
+        f"<garbage> = {_jsgf_alternatives(garbage)};",
+    ]
+    if words:
+        rules.append(f"<word> = {_jsgf_alternatives(words)};")
+    return "\n".join(rules) + "\n"

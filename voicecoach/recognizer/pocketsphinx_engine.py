@@ -1,0 +1,194 @@
+"""PocketSphinx with its bundled US English model: the embedded default when no Vosk model is installed.
+
+Free-form, this model gets ~79% of espeak-ng words wrong; restricted to the domain it is usable. The
+decoder gets a dictionary of only the domain and garbage words (cuts memory from ~120 MB to ~30 MB) and
+one of two searches, both generated from the knowledge base (see `grammar`):
+
+- "lm" (default): a trigram model of thousands of generated domain phrasings plus off-topic sentences;
+- "jsgf": a weighted loop of whole phrases, single domain words and garbage words.
+
+`benchmarks/bench_recognizers.py` measures both; the n-gram won (see its docstring). A third, tiny
+search ("commands") holds only command phrasings for the warm-up.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import pocketsphinx
+from pocketsphinx.lm import ArpaBoLM
+
+from ..audio import AudioChunk
+from ..const import CHUNK_BYTES, SAMPLE_RATE
+from ..errors import ModelError
+from . import grammar
+from .base import Transcript, Word, mean_confidence
+
+Search = Literal["lm", "jsgf"]
+FRAMES_PER_SECOND = 100
+"""PocketSphinx's feature frame rate (its `frate`): segment frames to seconds."""
+_NOISE = {"<s>", "</s>", "<sil>", "[noise]", "<null>"}
+
+
+def model_dir() -> Path:
+    """The folder with `en-us/` (acoustic model), `cmudict-en-us.dict` and `en-us.lm.bin`."""
+    return Path(pocketsphinx.get_model_path()) / "en-us"
+
+
+def read_dictionary(words: Iterable[str], path: Path | None = None) -> dict[str, list[str]]:
+    """The lines of `cmudict-en-us.dict` for `words` (with their "word(2)" variants), by word."""
+    wanted = set(words)
+    found: dict[str, list[str]] = {}
+    source = path or model_dir() / "cmudict-en-us.dict"
+    with open(source, encoding="utf-8") as lines:
+        for line in lines:
+            head = line.split(" ", 1)[0]
+            word = head.split("(", 1)[0]
+            if word in wanted:
+                found.setdefault(word, []).append(line.rstrip("\n"))
+    return found
+
+
+class PocketSphinxRecognizer:
+    """Streaming recogniser: PocketSphinx's endpointer cuts utterances, the decoder restricted to the domain."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, domain: grammar.Domain, *, search: Search = "lm", hmm: Path | None = None) -> None:
+        self.domain = domain
+        self.search = search
+        entries = read_dictionary(domain.all_words)
+        known = frozenset(entries)
+        self.missing_words = frozenset(domain.words - known)
+        if not known:
+            raise ModelError("the PocketSphinx dictionary knows none of the domain words")
+        hmm_path = hmm or model_dir() / "en-us"
+        if not (hmm_path / "mdef").is_file():
+            raise ModelError(f"{hmm_path}: PocketSphinx acoustic model missing; reinstall pocketsphinx")
+        self._decoder = self._make_decoder(hmm_path, entries, known)
+        self._decoder.activate_search("domain")
+        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+        self._in_utterance = False
+        self._stream_time = 0.0
+        self._utt_start = 0.0
+        self.description = (
+            f"pocketsphinx (bundled US English, {search} of {len(known & domain.words)} domain words); "
+            "for better accuracy install Vosk English: voicecoach model download"
+        )
+
+    def _make_decoder(
+        self, hmm: Path, entries: dict[str, list[str]], known: frozenset[str]
+    ) -> pocketsphinx.Decoder:
+        # The decoder reads the dictionary and LM from files; a private temp folder, removed at once.
+        with tempfile.TemporaryDirectory(prefix="voicecoach-ps-") as tmp:
+            dict_path = Path(tmp) / "domain.dict"
+            dict_path.write_text("\n".join(line for lines in entries.values() for line in lines) + "\n")
+            config = pocketsphinx.Config(
+                hmm=str(hmm), dict=str(dict_path), samprate=SAMPLE_RATE, lm=None, loglevel="FATAL"
+            )
+            try:
+                decoder = pocketsphinx.Decoder(config)
+                if self.search == "lm":
+                    arpa = Path(tmp) / "domain.arpa"
+                    self._write_lm(arpa, known)
+                    decoder.add_lm_file("domain", str(arpa))
+                else:
+                    decoder.add_jsgf_string("domain", grammar.jsgf(self.domain, allowed=known))
+                # An n-gram here too: a JSGF loop over phrases and garbage words decodes 100x slower.
+                commands = Path(tmp) / "commands.arpa"
+                self._write_lm(commands, known, commands_only=True)
+                decoder.add_lm_file("commands", str(commands))
+            except (RuntimeError, ValueError) as err:
+                raise ModelError(f"PocketSphinx could not load the domain search: {err}") from None
+        return decoder
+
+    def _write_lm(self, path: Path, known: frozenset[str], *, commands_only: bool = False) -> None:
+        corpus = grammar.lm_corpus(self.domain, commands_only=commands_only)
+        lines = (line for line in corpus.splitlines() if line)
+        text = "\n".join(line for line in lines if all(w in known for w in line.split()))
+        lm = ArpaBoLM(text=text + "\n", add_start=True)
+        lm.compute()
+        lm.write_file(str(path))
+
+    def commands_only(self, enabled: bool) -> None:
+        self.reset()
+        self._decoder.activate_search("commands" if enabled else "domain")
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        audio = chunk.audio
+        result: Transcript | None = None
+        for offset in range(0, len(audio), CHUNK_BYTES):
+            frame = audio[offset : offset + CHUNK_BYTES]
+            if len(frame) < CHUNK_BYTES:
+                frame += b"\0" * (CHUNK_BYTES - len(frame))
+            result = self._process(frame, chunk.timestamp + offset / 2 / SAMPLE_RATE) or result
+        return result
+
+    def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
+        was_in_speech = self._endpointer.in_speech
+        speech = self._endpointer.process(frame)
+        self._stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
+        if speech is None:
+            return None
+        if not was_in_speech or not self._in_utterance:
+            self._decoder.start_utt()
+            self._in_utterance = True
+            self._utt_start = float(self._endpointer.speech_start)
+        self._decoder.process_raw(speech, False, False)
+        if not self._endpointer.in_speech:
+            return self._end_utterance()
+        return None
+
+    def _end_utterance(self) -> Transcript:
+        self._decoder.end_utt()
+        self._in_utterance = False
+        hyp = self._decoder.hyp()
+        words: list[Word] = []
+        for seg in self._decoder.seg() or ():  # None when the grammar found no path
+            if seg.word in _NOISE or seg.word.startswith("++"):
+                continue
+            words.append(
+                Word(
+                    text=seg.word.split("(", 1)[0],
+                    start=self._utt_start + seg.start_frame / FRAMES_PER_SECOND,
+                    end=self._utt_start + (seg.end_frame + 1) / FRAMES_PER_SECOND,
+                    # The binding already turns the log posterior into a probability.
+                    confidence=min(1.0, max(0.0, float(seg.prob))),
+                )
+            )
+        text = " ".join(w.text for w in words) if words else (hyp.hypstr if hyp is not None else "")
+        return Transcript(
+            text=text,
+            is_final=True,
+            confidence=mean_confidence(words),
+            words=tuple(words),
+            start=words[0].start if words else self._utt_start,
+            end=words[-1].end if words else self._stream_time,
+            engine=self.name,
+        )
+
+    def partial(self) -> str:
+        if not self._in_utterance:
+            return ""
+        hyp = self._decoder.hyp()
+        return str(hyp.hypstr) if hyp is not None else ""
+
+    def finish(self) -> Transcript | None:
+        if not self._in_utterance:
+            self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+            return None
+        rest = self._endpointer.end_stream(b"")
+        if rest:
+            self._decoder.process_raw(rest, False, False)
+        result = self._end_utterance()
+        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+        return result
+
+    def reset(self) -> None:
+        if self._in_utterance:
+            self._decoder.end_utt()
+            self._in_utterance = False
+        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)

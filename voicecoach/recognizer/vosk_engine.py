@@ -1,0 +1,160 @@
+"""Vosk (Kaldi) streaming recogniser: the engine of record when a Vosk model is installed.
+
+Restricted to the domain with a runtime grammar when the model allows it (a `graph/` with `HCLr.fst` and
+`Gr.fst`); a model with a static `HCLG.fst` only decodes its full vocabulary. Grammar words the model
+lacks would vanish silently, so they are filtered out here and reported in `missing_words`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import vosk
+
+from ..audio import AudioChunk
+from ..const import SAMPLE_RATE
+from ..errors import ModelError
+from ..models import check_model_folder, supports_grammar
+from . import grammar
+from .base import Transcript, Word, mean_confidence
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[list[str]]:
+    """Kaldi logs errors to file descriptor 2 even at log level -1: capture them for our own message."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.extend(sink.read().decode("utf-8", "replace").splitlines())
+
+
+def load_model(path: Path) -> vosk.Model:
+    check_model_folder(path)
+    vosk.SetLogLevel(-1)
+    with _quiet_stderr() as log:
+        try:
+            return vosk.Model(str(path))  # always a path: Model(model_name=...) would try to download
+        except Exception as err:  # vosk raises bare Exception("Failed to create a model")
+            failure = err
+    detail = log[-1] if log else str(failure)
+    raise ModelError(f"{path}: Vosk could not load this model ({detail}); run 'voicecoach model download'")
+
+
+class VoskRecognizer:
+    """Streaming Kaldi recogniser; `accept` returns a final transcript at each Vosk endpoint."""
+
+    name = "vosk"
+
+    def __init__(
+        self, model_path: str | Path, domain: grammar.Domain | None = None, *, use_grammar: bool = True
+    ) -> None:
+        self.path = Path(model_path)
+        self.model = load_model(self.path)
+        self.domain = domain
+        vocab = frozenset(w for w in (domain.all_words if domain else ()) if self.knows(w))
+        self.missing_words = frozenset(domain.words - vocab) if domain else frozenset()
+        self._unk = self.knows("[unk]")
+        self.grammar: list[str] | None = None
+        if domain is not None and use_grammar and supports_grammar(self.path):
+            self.grammar = grammar.vosk_grammar(domain, known=vocab, unk=self._unk) or None
+        self._commands: list[str] | None = None
+        if self.grammar is not None and domain is not None:
+            self._commands = grammar.command_grammar(domain, known=vocab, unk=self._unk) or None
+        self._recognizer = self._make_recognizer(self.grammar)
+        restriction = (
+            f"grammar of {len(self.grammar)} phrases/words" if self.grammar else "full vocabulary (no grammar support)"
+        )
+        lacking = f", model lacks {len(self.missing_words)} domain words" if self.missing_words else ""
+        self.description = f"vosk ({self.path.name}, {restriction}{lacking})"
+
+    def knows(self, word: str) -> bool:
+        return int(self.model.vosk_model_find_word(word)) >= 0
+
+    def _make_recognizer(self, words: list[str] | None) -> vosk.KaldiRecognizer:
+        if words:
+            recognizer = vosk.KaldiRecognizer(self.model, SAMPLE_RATE, json.dumps(words, ensure_ascii=False))
+        else:
+            recognizer = vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
+        recognizer.SetWords(True)
+        return recognizer
+
+    def set_grammar(self, words: list[str] | None) -> None:
+        """Replace the grammar on the running recogniser (None: full vocabulary; needs grammar support)."""
+        if words and not supports_grammar(self.path):
+            raise ModelError(f"{self.path}: this model has no graph/HCLr.fst + Gr.fst, so no grammar")
+        if words:
+            self._recognizer.SetGrammar(json.dumps(words, ensure_ascii=False))
+        else:
+            self._recognizer = self._make_recognizer(None)
+
+    def commands_only(self, enabled: bool) -> None:
+        # Without grammar support there is nothing narrower than the full vocabulary: stay as is.
+        if self._commands is None:
+            return
+        self._recognizer.SetGrammar(json.dumps(self._commands if enabled else self.grammar, ensure_ascii=False))
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        if self._recognizer.AcceptWaveform(chunk.audio):
+            return self._final(self._recognizer.Result())
+        return None
+
+    def partial(self) -> str:
+        data = _parse(self._recognizer.PartialResult())
+        return _clean(str(data.get("partial", "")))
+
+    def finish(self) -> Transcript | None:
+        return self._final(self._recognizer.FinalResult())
+
+    def reset(self) -> None:
+        self._recognizer.Reset()
+
+    def _final(self, raw: str) -> Transcript | None:
+        """None for an endpoint on silence; an utterance of only "[unk]" is kept as "" (speech, off-domain)."""
+        if not str(_parse(raw).get("text", "")).strip():
+            return None
+        return parse_result(raw, engine=self.name)
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _clean(text: str) -> str:
+    return " ".join(w for w in text.split() if w != "[unk]")
+
+
+def parse_result(raw: str, *, engine: str = "vosk") -> Transcript:
+    """A Vosk `Result()`/`FinalResult()` JSON string as a typed final `Transcript` ("[unk]" dropped)."""
+    data = _parse(raw)
+    words = tuple(
+        Word(str(w["word"]), float(w["start"]), float(w["end"]), float(w["conf"]) if "conf" in w else None)
+        for w in data.get("result", [])
+        if isinstance(w, dict) and "word" in w and w["word"] != "[unk]"
+    )
+    text = _clean(str(data.get("text", "")))
+    return Transcript(
+        text=text,
+        is_final=True,
+        confidence=mean_confidence(words),
+        words=words,
+        start=words[0].start if words else None,
+        end=words[-1].end if words else None,
+        engine=engine,
+    )
