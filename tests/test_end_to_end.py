@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import RoomRecorder, sound_spans
 
 from voicecoach import knowledge
 from voicecoach.audio import read_wav, wav_to_chunks
@@ -24,8 +25,6 @@ from voicecoach.dialogue import Dialogue
 from voicecoach.recognizer import open_recognizer
 from voicecoach.recognizer.base import transcribe_chunks
 from voicecoach.voice import Pyttsx3Synthesizer, VoiceSettings, render_to_wav
-
-from conftest import RoomRecorder, sound_spans
 
 QUESTIONS = [
     ("my knees hurt after squats", "knee_pain_squat"),
