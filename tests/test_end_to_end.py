@@ -187,10 +187,16 @@ def test_listen_answers_a_spoken_question_and_never_itself(
 ) -> None:
     question = tmp_path / "question.wav"
     render_to_wav("hey coach, my knees are sore after running on the treadmill", question)
-    mark = room_recorder.position()
-    play_into_room(question, pulse_room)
-    question_end = (room_recorder.position() - mark) / 16_000
-    turn = listening.next_turn(timeout=30)
+    # A lifter who is not heard says it again: up to three tries (wake-word reliability itself is a
+    # figure of benchmarks/bench_speech.py, not something this loop test can pin down).
+    turn, attempts = None, 0
+    while turn is None and attempts < 3:
+        attempts += 1
+        mark = room_recorder.position()
+        play_into_room(question, pulse_room)
+        question_end = (room_recorder.position() - mark) / 16_000
+        turn = listening.next_turn(timeout=20)
+    print(f"answered on attempt {attempts}")
     assert turn is not None, "".join(listening.stderr)
     assert turn["topic"] == "knee_pain_treadmill" and "incline" in str(turn["say"])
     time.sleep(14)  # the reply takes ~12 s; anything it triggered would show up as another turn
