@@ -90,7 +90,7 @@ class FakeClock:
         return self.now
 
 
-def make(script: dict[int, str], activation: Activation = Activation.WAKE, **kw: object):  # type: ignore[no-untyped-def]
+def make(script: dict[int, str], activation: Activation = Activation.WAKE, barge_in: bool = True, **kw: object):  # type: ignore[no-untyped-def]
     recognizer = ScriptedRecognizer({i: Transcript(t, confidence=kw.pop("conf", 0.9)) for i, t in script.items()})  # type: ignore[arg-type]
     voice = RecordingVoice()
     turns: list[Turn] = []
@@ -99,7 +99,7 @@ def make(script: dict[int, str], activation: Activation = Activation.WAKE, **kw:
         recognizer,
         Dialogue(knowledge.load()),
         voice,
-        ListenSettings(activation=activation),
+        ListenSettings(activation=activation, barge_in=barge_in),
         on_turn=turns.append,
         clock=clock,
     )
@@ -214,3 +214,21 @@ def test_voice_commands_change_the_voice(words: str, command: Command) -> None:
     listener, _, voice, _, clock = make({2: f"coach {words}"})
     feed(listener, clock, 3)
     assert voice.handled == [command]
+
+
+def test_barge_in_is_off_unless_asked_for() -> None:
+    listener, recognizer, voice, turns, clock = make({}, barge_in=False)
+    recognizer.partials = {3: "stop"}
+    voice.set_speaking(True)
+    feed(listener, clock, 4)
+    assert voice.stops == 0 and turns == []
+
+
+def test_follow_up_window_runs_from_the_end_of_the_answer() -> None:
+    listener, _, voice, turns, clock = make({2: "coach my knees hurt after squats", 700: "why"})
+    feed(listener, clock, 3)
+    voice.set_speaking(True)
+    feed(listener, clock, 500)  # a 15 s answer
+    voice.set_speaking(False)
+    feed(listener, clock, 200)  # "why" 6 s after the answer ended: still inside the window
+    assert [t.reply.intent for t in turns] == ["knee_pain_squat", "why"]

@@ -144,3 +144,20 @@ def test_missing_words_are_reported() -> None:
                     "stop", "zzyzxq"}), garbage=frozenset({"weather"}))
     recognizer = PocketSphinxRecognizer(domain)
     assert recognizer.missing_words == frozenset({"zzyzxq"})
+
+
+def test_stream_cut_mid_speech_and_endless_noise_still_give_transcripts(recognizer: PocketSphinxRecognizer) -> None:
+    """A file that ends mid-word must not crash finish(); speech that never pauses is cut into utterances."""
+    import numpy as np
+
+    from voicecoach.audio import samples_to_chunks
+    from voicecoach.recognizer.pocketsphinx_engine import MAX_UTTERANCE_SECONDS
+
+    recognizer.reset()
+    rng = np.random.default_rng(1)
+    babble = (rng.standard_normal(16_000 * 20) * 3000).astype("<i2")  # 20 s with no pause at all
+    results = transcribe_chunks(recognizer, samples_to_chunks(babble))
+    assert len(results) >= 2
+    assert all(r.end is not None and r.start is not None for r in results)
+    assert all(r.end - r.start <= MAX_UTTERANCE_SECONDS + 1.0 for r in results if r.words)  # type: ignore[operator]
+    assert all("[" not in r.text and "<" not in r.text for r in results)

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     listen.add_argument("--wake-word", default="coach")
     listen.add_argument("--input", metavar="DEVICE", help="microphone: index or part of its name")
     listen.add_argument("--verbose", action="store_true", help="log every utterance heard and why it was ignored")
+    listen.add_argument(
+        "--barge-in", action="store_true", help='let "stop" interrupt the coach (needs echo cancellation)'
+    )
     _common(listen)
     listen.set_defaults(func=run_listen)
 
@@ -113,7 +116,9 @@ def run_listen(args: argparse.Namespace) -> int:
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     voice = open_voice(args.output, _voice_settings(args), out=None if args.json else sys.stdout)
-    settings = ListenSettings(activation=Activation(args.activation), wake_word=args.wake_word.lower())
+    settings = ListenSettings(
+        activation=Activation(args.activation), wake_word=args.wake_word.lower(), barge_in=args.barge_in
+    )
 
     def on_turn(turn: Any) -> None:
         if args.json:

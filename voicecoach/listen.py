@@ -46,6 +46,10 @@ class ListenSettings:
     """Microphone ignored this long after the coach stops (room echo, speaker ring-down)."""
     min_confidence: float = 0.35
     """Transcripts the engine is less sure of than this are treated as noise."""
+    barge_in: bool = False
+    """Let "stop" cut the coach off mid-sentence. Only with echo cancellation (a speakerphone with AEC, or
+    PulseAudio's module-echo-cancel): without it the coach's own voice decodes as random command words and
+    the coach stops itself (measured in the null-sink room), while a real "stop" is drowned."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class Listener:
         self._saying = ""
         self._deaf_until = 0.0
         self._open_until = 0.0
+        self._answered = False
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
 
@@ -115,6 +120,9 @@ class Listener:
             self._speaking = speaking
             if not speaking:
                 self._deaf_until = self.clock() + self.settings.echo_tail_seconds
+                if self._answered:  # the follow-up window runs from the end of the answer, not its start
+                    self._open_until = self._deaf_until + self.settings.follow_up_seconds
+                    self._answered = False
 
     def _deaf(self) -> bool:
         with self._lock:
@@ -135,7 +143,8 @@ class Listener:
     def process(self, chunk: AudioChunk) -> Turn | None:
         if self._deaf():
             self.recognizer.accept(chunk)
-            self._barge_in()
+            if self.settings.barge_in:
+                self._barge_in()
             return None
         if self._was_deaf:
             self.recognizer.reset()  # whatever it heard while the coach spoke is the coach
@@ -194,6 +203,7 @@ class Listener:
         if command is not None:
             self._act(command)
         if reply.say and command not in SILENT:
+            self._answered = True
             self._say(reply.say)
         self._open_until = self.clock() + self.settings.follow_up_seconds
         return turn

@@ -14,7 +14,7 @@ from functools import lru_cache
 MAX_CHARS = 400
 """Longer input is cut: nobody says more than this to a coach in one breath, and it bounds matcher time."""
 
-_UNKNOWN = re.compile(r"\[unk\]|<unk>|<s>|</s>|<sil>|\[noise\]|\[laughter\]|\+\+\w+\+\+", re.IGNORECASE)
+_UNKNOWN = re.compile(r"\[\w+\]|<\w+>|</s>|\+\+\w+\+\+", re.IGNORECASE)
 _APOSTROPHE = re.compile(r"[’'`´]")
 _CANT = re.compile(r"\b(can|won|ain)'?t\b")
 _IRREGULAR_NOT = {"can": "can not", "won": "will not", "ain": "is not"}

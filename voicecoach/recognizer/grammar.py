@@ -37,7 +37,9 @@ SLOTS: tuple[frozenset[str], ...] = (
 OPTIONAL = frozenset({"my", "the", "a", "really", "always", "so", "just", "please", "both", "still", "kind", "of"})
 """Words a lifter often leaves out or adds: variants without them are generated too."""
 
-PREFIXES = ("", "hey coach", "so", "um", "coach")
+PREFIXES = ("", "hey coach", "coach")
+"""Lead-ins the generated phrasings get. Only the wake word: fillers such as "so" here made the model hear
+"so my knees..." where a lifter said "coach, my knees..." (measured with benchmarks/bench_speech.py)."""
 
 GARBAGE = frozenset(
     """
@@ -102,6 +104,9 @@ class Domain:
     """Every word of `phrases` and `commands` plus the slot alternatives and `elsewhere` words."""
     garbage: frozenset[str]
     """Non-domain words (common English and `elsewhere` body parts)."""
+    elsewhere: tuple[str, ...] = ()
+    """Knee phrasings with another body part put in ("my hip hurts after squats"): without sentences around
+    them the model never hears those words and decodes "my hip pops" as knee words (measured)."""
 
     @property
     def all_words(self) -> frozenset[str]:
@@ -126,7 +131,16 @@ def build_domain(kb: KnowledgeBase) -> Domain:
         commands=tuple(_unique(c for c in commands if c)),
         words=frozenset(words),
         garbage=frozenset((GARBAGE - words) | elsewhere),
+        elsewhere=tuple(_unique(_elsewhere_phrasings(topics, sorted(elsewhere)))),
     )
+
+
+def _elsewhere_phrasings(topics: Iterable[str], parts: list[str], per_part: int = 12) -> Iterator[str]:
+    knee_phrases = [p for p in topics if {"knee", "knees"} & set(p.split())][: per_part * 3]
+    for n, part in enumerate(parts):
+        plural = part if part.endswith("s") else f"{part}s"
+        for phrase in knee_phrases[n % 3 :: 3][:per_part]:
+            yield " ".join(plural if w == "knees" else part if w == "knee" else w for w in phrase.split())
 
 
 def _slot_used(slot: frozenset[str], words: set[str]) -> bool:
@@ -175,6 +189,7 @@ def lm_corpus(domain: Domain, *, garbage_repeat: int = 3, commands_only: bool = 
         return "\n".join(lines) + "\n"
     lines = generated_phrasings(domain)
     lines += list(GARBAGE_SENTENCES) * garbage_repeat
+    lines += list(domain.elsewhere)
     lines += sorted(domain.all_words)
     return "\n".join(lines) + "\n"
 
@@ -185,6 +200,7 @@ def vosk_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bo
     Only words in `known` (the model's vocabulary, when given) are kept: Vosk would drop the others
     silently and a phrase with a missing word would become a different phrase.
     """
+
     def ok(text: str) -> bool:
         return known is None or all(w in known for w in text.split())
 
@@ -210,6 +226,7 @@ def jsgf(domain: Domain, *, allowed: frozenset[str] | None = None, commands_only
     phrasings through, the garbage words catch chatter. Words outside `allowed` (the dictionary) are
     left out, since pocketsphinx rejects a grammar with an unknown word.
     """
+
     def ok(text: str) -> bool:
         return allowed is None or all(w in allowed for w in text.split())
 

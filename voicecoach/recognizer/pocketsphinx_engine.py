@@ -30,7 +30,13 @@ from .base import Transcript, Word, mean_confidence
 Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100
 """PocketSphinx's feature frame rate (its `frate`): segment frames to seconds."""
-_NOISE = {"<s>", "</s>", "<sil>", "[noise]", "<null>"}
+MAX_UTTERANCE_SECONDS = 8.0
+"""In steady gym noise the endpointer may never hear the end of speech: close the utterance anyway."""
+
+
+def _is_filler(word: str) -> bool:
+    """<s>, <sil>, [NOISE], [SPEECH], ++GARBAGE++: the model's non-words, in any case."""
+    return word.startswith(("<", "[", "++"))
 
 
 def model_dir() -> Path:
@@ -70,9 +76,10 @@ class PocketSphinxRecognizer:
             raise ModelError(f"{hmm_path}: PocketSphinx acoustic model missing; reinstall pocketsphinx")
         self._decoder = self._make_decoder(hmm_path, entries, known)
         self._decoder.activate_search("domain")
-        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
         self._in_utterance = False
         self._stream_time = 0.0
+        self._endpointer_origin: float | None = None
+        self._new_endpointer()
         self._utt_start = 0.0
         self.description = (
             f"pocketsphinx (bundled US English, {search} of {len(known & domain.words)} domain words); "
@@ -128,6 +135,8 @@ class PocketSphinxRecognizer:
         return result
 
     def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
+        if self._endpointer_origin is None:
+            self._endpointer_origin = timestamp
         was_in_speech = self._endpointer.in_speech
         speech = self._endpointer.process(frame)
         self._stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
@@ -136,10 +145,13 @@ class PocketSphinxRecognizer:
         if not was_in_speech or not self._in_utterance:
             self._decoder.start_utt()
             self._in_utterance = True
-            self._utt_start = float(self._endpointer.speech_start)
+            # The endpointer counts from its own creation; reset() makes a new one mid-stream.
+            self._utt_start = (self._endpointer_origin or 0.0) + float(self._endpointer.speech_start)
         self._decoder.process_raw(speech, False, False)
         if not self._endpointer.in_speech:
             return self._end_utterance()
+        if self._stream_time - self._utt_start > MAX_UTTERANCE_SECONDS:
+            return self._end_utterance()  # the next speech frames open a new utterance
         return None
 
     def _end_utterance(self) -> Transcript:
@@ -148,7 +160,7 @@ class PocketSphinxRecognizer:
         hyp = self._decoder.hyp()
         words: list[Word] = []
         for seg in self._decoder.seg() or ():  # None when the grammar found no path
-            if seg.word in _NOISE or seg.word.startswith("++"):
+            if _is_filler(seg.word):
                 continue
             words.append(
                 Word(
@@ -159,7 +171,8 @@ class PocketSphinxRecognizer:
                     confidence=min(1.0, max(0.0, float(seg.prob))),
                 )
             )
-        text = " ".join(w.text for w in words) if words else (hyp.hypstr if hyp is not None else "")
+        fallback = " ".join(w for w in (hyp.hypstr.split() if hyp is not None else ()) if not _is_filler(w))
+        text = " ".join(w.text for w in words) if words else fallback
         return Transcript(
             text=text,
             is_final=True,
@@ -178,17 +191,24 @@ class PocketSphinxRecognizer:
 
     def finish(self) -> Transcript | None:
         if not self._in_utterance:
-            self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+            self._new_endpointer()
             return None
-        rest = self._endpointer.end_stream(b"")
+        try:
+            rest = self._endpointer.end_stream(b"")
+        except IndexError:  # pocketsphinx 5.1 raises this when the stream ends mid-speech
+            rest = b""
         if rest:
             self._decoder.process_raw(rest, False, False)
         result = self._end_utterance()
-        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+        self._new_endpointer()
         return result
 
     def reset(self) -> None:
         if self._in_utterance:
             self._decoder.end_utt()
             self._in_utterance = False
+        self._new_endpointer()
+
+    def _new_endpointer(self) -> None:
         self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+        self._endpointer_origin = None  # the timestamp of the first frame it is fed
