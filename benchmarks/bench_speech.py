@@ -255,7 +255,7 @@ def run_job(job: Job) -> Result:
         chunks = list(wav_to_chunks(job.path, trailing_silence=TRAILING_SILENCE))
         transcripts = transcribe_chunks(recognizer, chunks)
         result.heard = " ".join(t.text for t in transcripts if t.text)
-        reply = Dialogue(_kb()).turn(result.heard)
+        reply = Dialogue(_kb(), confirm_unnamed=True).turn(result.heard)  # as `voicecoach answer`
         result.topic, result.intent, result.utterances = reply.topic, reply.intent, len(transcripts)
         result.seconds = len(chunks) * chunks[0].seconds if chunks else 0.0
     else:
@@ -284,7 +284,9 @@ def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) ->
     counting = CountingRecognizer(recognizer)
     turns: list[Turn] = []
     settings = ListenSettings(activation=Activation(result.job.mode))
-    listener = Listener(counting, Dialogue(_kb()), voice, settings, on_turn=turns.append, clock=clock)
+    listener = Listener(
+        counting, Dialogue(_kb(), confirm_unnamed=True), voice, settings, on_turn=turns.append, clock=clock
+    )
 
     def timed() -> Iterator[Any]:
         for chunk in chunks:
@@ -583,7 +585,9 @@ def report_ood(results: list[Result], engines: list[Engine], summary: Summary, v
             )
             clarify = sum(r.intent == "clarify" for r in knee)
             print(f'  of which {len(knee) - clarify} straight knee advice, {clarify} "did you mean ..." knee questions')
-            summary.add(f"ood: knee advice ({label})", engine.name, f"{100 * len(knee) / max(1, len(rows)):.1f}%")
+            advice = len(knee) - clarify
+            summary.add(f"ood: knee advice ({label})", engine.name, f"{100 * advice / max(1, len(rows)):.1f}%")
+            summary.add(f"ood: knee question asked ({label})", engine.name, f"{100 * clarify / max(1, len(rows)):.1f}%")
             for r in knee[: (len(knee) if verbose else 8)]:
                 print(f"    {r.job.voice}: {r.job.text!r} -> heard {r.heard!r} -> {r.intent} ({r.topic})")
 

@@ -75,3 +75,15 @@ def test_transition_is_pure() -> None:
 def test_first_answers_are_short_enough_to_hear_mid_set() -> None:
     for topic in knowledge.load().topics:
         assert len(f"{topic.cause} {topic.fix}".split()) <= 41  # ~15 s at 165 words per minute
+
+
+def test_speech_without_the_word_knee_is_confirmed_first() -> None:
+    dialogue = Dialogue(knowledge.load(), confirm_unnamed=True)
+    question = dialogue.turn("squats hurt after leg press")
+    assert question.intent == "clarify" and question.topic == "knee_pain_squat" and question.say.endswith("?")
+    assert dialogue.turn("yes").intent == "knee_pain_squat"
+    dialogue.turn("squats hurt after leg press")
+    declined = dialogue.turn("no")
+    assert declined.topic is None and "hurts" in declined.say
+    assert dialogue.turn("my knees hurt after squats").intent == "knee_pain_squat"  # named: answered at once
+    assert dialogue.turn("my knee popped").intent == "knee_pain_red_flag"

@@ -81,7 +81,7 @@ def run_answer(args: argparse.Namespace) -> int:
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     heard = " ".join(t.text for t in transcribe_chunks(recognizer, chunks) if t.text)
-    reply = Dialogue(kb).turn(heard)
+    reply = Dialogue(kb, confirm_unnamed=True).turn(heard)
     if args.out:
         from .voice import render_to_wav
 
@@ -132,7 +132,7 @@ def run_listen(args: argparse.Namespace) -> int:
 
     listener = Listener(
         recognizer,
-        Dialogue(kb),
+        Dialogue(kb, confirm_unnamed=True),
         voice,
         settings,
         on_turn=on_turn,

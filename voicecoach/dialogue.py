@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from .commands import Command
 from .knowledge import KnowledgeBase, Topic
-from .matcher import UNKNOWN, Match, Matcher
+from .matcher import KNEE_WORDS, RED_FLAG, UNKNOWN, Match, Matcher
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for example: my knees hurt after squats."
 NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."
@@ -54,8 +54,15 @@ class State:
     """The two topics we just asked the lifter to choose between."""
 
 
-def respond(kb: KnowledgeBase, matcher: Matcher, state: State, heard: str) -> tuple[Reply, State]:
-    """The pure dialogue transition."""
+def respond(
+    kb: KnowledgeBase, matcher: Matcher, state: State, heard: str, *, confirm_unnamed: bool = False
+) -> tuple[Reply, State]:
+    """The pure dialogue transition.
+
+    `confirm_unnamed` (for recognised speech): a knee topic matched without the word "knee" in what was
+    heard is asked about ("Do you mean knee pain from squats?") rather than answered, because a
+    closed-vocabulary recogniser turns chatter into gym words far more often than into "knee".
+    """
     if not matcher.normalizer.tokens(heard):
         return Reply(heard, UNKNOWN, 0.0, NOTHING_HEARD, None), replace(state, clarify=None)
     if state.clarify is not None:
@@ -66,6 +73,8 @@ def respond(kb: KnowledgeBase, matcher: Matcher, state: State, heard: str) -> tu
     if match.intent in matcher.topic_ids:
         if match.rival is not None:
             return _ask_which(kb, state, heard, match, match.rival)
+        if confirm_unnamed and not KNEE_WORDS & set(match.text.split()) and match.intent != RED_FLAG:
+            return _ask_which(kb, state, heard, match, None)
         return _about_topic(kb.topic(match.intent), state, heard, match.confidence)
     if match.intent == UNKNOWN:
         say = ELSEWHERE.format(part=match.elsewhere) if match.elsewhere else NOT_UNDERSTOOD
@@ -81,10 +90,13 @@ def _about_topic(topic: Topic, state: State, heard: str, confidence: float) -> t
     return Reply(heard, topic.id, confidence, say, topic.id), new
 
 
-def _ask_which(kb: KnowledgeBase, state: State, heard: str, match: Match, rival: str) -> tuple[Reply, State]:
-    first, second = kb.topic(match.intent), kb.topic(rival)
-    say = f"Did you mean {first.title.lower()}? Or {second.title.lower()}?"
-    new = replace(state, clarify=(first.id, second.id), last_say=say)
+def _ask_which(kb: KnowledgeBase, state: State, heard: str, match: Match, rival: str | None) -> tuple[Reply, State]:
+    """Two close topics: "Did you mean A? Or B?". No rival: "Did you mean A?" (yes answers, no declines)."""
+    first = kb.topic(match.intent)
+    say = f"Did you mean {first.title.lower()}?"
+    if rival is not None:
+        say += f" Or {kb.topic(rival).title.lower()}?"
+    new = replace(state, clarify=(first.id, rival or ""), last_say=say)
     return Reply(heard, "clarify", match.confidence, say, first.id), new
 
 
@@ -94,9 +106,12 @@ def _answer_clarification(kb: KnowledgeBase, matcher: Matcher, state: State, hea
     first, second = state.clarify
     match = matcher.match(heard)
     chosen = {"yes": first, "no": second}.get(match.intent)
+    if chosen == "":  # "no" to "Did you mean A?"
+        return Reply(heard, match.intent, match.confidence, NO_TOPIC_YET, None), replace(state, clarify=None)
     if chosen is None:
-        among = matcher.match(heard, among=state.clarify)
-        if among.intent in state.clarify and match.intent in (UNKNOWN, *state.clarify):
+        options = [option for option in state.clarify if option]
+        among = matcher.match(heard, among=options)
+        if among.intent in options and match.intent in (UNKNOWN, *options):
             chosen = among.intent
     if chosen is None:
         return None
@@ -147,13 +162,14 @@ def _command(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple
 class Dialogue:
     """A conversation: holds the state between turns (the listening loop and `ask --conversation`)."""
 
-    def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None, *, confirm_unnamed: bool = False) -> None:
         self.kb = kb
         self.matcher = matcher or Matcher(kb)
+        self.confirm_unnamed = confirm_unnamed
         self.state = State()
 
     def turn(self, heard: str) -> Reply:
-        reply, self.state = respond(self.kb, self.matcher, self.state, heard)
+        reply, self.state = respond(self.kb, self.matcher, self.state, heard, confirm_unnamed=self.confirm_unnamed)
         return reply
 
     def reset(self) -> None:
