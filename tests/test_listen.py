@@ -232,3 +232,10 @@ def test_follow_up_window_runs_from_the_end_of_the_answer() -> None:
     voice.set_speaking(False)
     feed(listener, clock, 200)  # "why" 6 s after the answer ended: still inside the window
     assert [t.reply.intent for t in turns] == ["knee_pain_squat", "why"]
+
+
+def test_a_follow_up_does_not_reopen_the_window() -> None:
+    """Noise decoded as "what" must not chain turns: only the wake word earns a follow-up window."""
+    listener, _, _, turns, clock = make({2: "coach my knees hurt after squats", 10: "what", 300: "what"})
+    feed(listener, clock, 310)  # 9 s after the follow-up: its window would still be open if it had one
+    assert [t.reply.intent for t in turns] == ["knee_pain_squat", "repeat"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import threading
 from typing import Any
 
-from .errors import AudioDeviceError, UsageError
+from .errors import UsageError
 
 
 def register(sub: Any) -> None:
@@ -109,9 +108,6 @@ def run_listen(args: argparse.Namespace) -> int:
     from .recognizer import open_recognizer
     from .voice import open_voice
 
-    # Through ALSA's pulse plugin, playback and capture in one process misbehave at default latency
-    # (a reply "played" in 0.1 s and was never heard); set it before either stream opens.
-    os.environ.setdefault("PULSE_LATENCY_MSEC", "60")
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
@@ -186,10 +182,9 @@ def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    try:
-        import sounddevice as sd
-    except OSError as err:
-        raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
+    from .portaudio import portaudio
+
+    sd = portaudio()
     devices = sd.query_devices()
     if not len(devices):
         print("no sound devices found")

@@ -69,8 +69,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
     recognizer = open_recognizer(knowledge.load(args.intents), getattr(args, "model", None))
     print(recognizer.description, file=sys.stderr)
     if recognizer.missing_words:
-        print(f"model lacks {len(recognizer.missing_words)} domain words: "
-              f"{', '.join(sorted(recognizer.missing_words)[:10])}", file=sys.stderr)
+        print(
+            f"model lacks {len(recognizer.missing_words)} domain words: "
+            f"{', '.join(sorted(recognizer.missing_words)[:10])}",
+            file=sys.stderr,
+        )
     for transcript in transcribe_chunks(recognizer, chunks):
         conf = f" ({transcript.confidence:.2f})" if transcript.confidence is not None else ""
         print(f"{transcript.text or '[nothing in the domain]'}{conf}")

@@ -182,16 +182,22 @@ class Listener:
             return None
         text = transcript.text
         addressed = self.settings.activation is Activation.ALWAYS or self.clock() < self._open_until
+        woken = False
         words = text.split()
         if self.settings.wake_word in words:
             after = words[words.index(self.settings.wake_word) + 1 :]
-            text, addressed = " ".join(after), True
+            text, addressed, woken = " ".join(after), True, True
             if not after:
                 self._open_until = self.clock() + self.settings.follow_up_seconds
                 self._say("Yes?")
                 return None
-        if not addressed:
+        in_warmup = self.warmup is not None and not woken
+        if not addressed and not in_warmup:
             self._ignore(text, "no wake word")
+            return None
+        if in_warmup and Command.from_intent(self.dialogue.matcher.match(text).intent) is None:
+            # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
+            self._ignore(text, "not a warm-up command")
             return None
         reply = self.dialogue.turn(text)
         if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
@@ -202,10 +208,13 @@ class Listener:
         command = reply.command
         if command is not None:
             self._act(command)
+        # Only a turn the lifter opened (wake word, Enter) earns a follow-up window. Letting follow-ups reopen
+        # it made gym noise chain "turns" ("what" -> repeat -> "what" ...): measured 54 false turns an hour.
+        follow_up = woken or self.settings.activation is not Activation.WAKE
+        self._open_until = self.clock() + self.settings.follow_up_seconds if follow_up else 0.0
         if reply.say and command not in SILENT:
-            self._answered = True
+            self._answered = follow_up
             self._say(reply.say)
-        self._open_until = self.clock() + self.settings.follow_up_seconds
         return turn
 
     def _ignore(self, heard: str, why: str) -> None:

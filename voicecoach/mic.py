@@ -20,6 +20,7 @@ import numpy as np
 from .audio import AudioChunk, to_mono_16k
 from .const import CHUNK_BYTES, SAMPLE_RATE
 from .errors import AudioDeviceError
+from .portaudio import portaudio
 
 STALL_SECONDS = 3.0
 """No audio for this long on an open stream means the device went away."""
@@ -34,16 +35,8 @@ class InputDevice:
     default_rate: float
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as err:  # libportaudio2 missing
-        raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
-    return sounddevice
-
-
 def input_devices() -> list[InputDevice]:
-    sd = _sounddevice()
+    sd = portaudio()
     return [
         InputDevice(i, d["name"], d["max_input_channels"], d["default_samplerate"])
         for i, d in enumerate(sd.query_devices())
@@ -57,7 +50,7 @@ def find_input_device(spec: str | int | None) -> InputDevice:
     if not devices:
         raise AudioDeviceError("no microphone found; plug one in (see `voicecoach devices`)")
     if spec is None or spec == "":
-        sd = _sounddevice()
+        sd = portaudio()
         default = sd.default.device[0]
         return next((d for d in devices if d.index == default), devices[0])
     if isinstance(spec, int) or str(spec).isdigit():
@@ -86,7 +79,7 @@ class Microphone:
         self._open()
 
     def _open(self) -> None:
-        sd = _sounddevice()
+        sd = portaudio()
         errors = []
         # 16 kHz first: most devices resample themselves; otherwise take the device's own rate and resample here.
         for rate in dict.fromkeys((SAMPLE_RATE, int(self.device.default_rate))):
@@ -145,7 +138,7 @@ class Microphone:
             if self._closed.wait(delay):
                 return
             try:
-                sd = _sounddevice()
+                sd = portaudio()
                 sd._terminate()  # PortAudio lists devices once per initialisation: rescan for the replug
                 sd._initialize()
                 self.device = find_input_device(self.device.name)

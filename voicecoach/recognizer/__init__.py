@@ -52,8 +52,7 @@ def describe_choice(model: str | Path | None = None) -> str:
     if path is not None:
         return f"vosk: {path} ({why})"
     return (
-        "pocketsphinx: bundled US English model "
-        "(no Vosk English model installed; get one: voicecoach model download)"
+        "pocketsphinx: bundled US English model (no Vosk English model installed; get one: voicecoach model download)"
     )
 
 
@@ -80,5 +79,3 @@ def open_recognizer(kb: KnowledgeBase, model: str | Path | None = None) -> Recog
             "no speech engine: install pocketsphinx (64-bit OS) or a Vosk model (voicecoach model download)"
         ) from err
     return PocketSphinxRecognizer(domain)
-
-

@@ -86,9 +86,7 @@ class PocketSphinxRecognizer:
             "for better accuracy install Vosk English: voicecoach model download"
         )
 
-    def _make_decoder(
-        self, hmm: Path, entries: dict[str, list[str]], known: frozenset[str]
-    ) -> pocketsphinx.Decoder:
+    def _make_decoder(self, hmm: Path, entries: dict[str, list[str]], known: frozenset[str]) -> pocketsphinx.Decoder:
         # The decoder reads the dictionary and LM from files; a private temp folder, removed at once.
         with tempfile.TemporaryDirectory(prefix="voicecoach-ps-") as tmp:
             dict_path = Path(tmp) / "domain.dict"
@@ -146,7 +144,9 @@ class PocketSphinxRecognizer:
             self._decoder.start_utt()
             self._in_utterance = True
             # The endpointer counts from its own creation; reset() makes a new one mid-stream.
-            self._utt_start = (self._endpointer_origin or 0.0) + float(self._endpointer.speech_start)
+            speech_start = (self._endpointer_origin or 0.0) + float(self._endpointer.speech_start)
+            # After a cut at MAX_UTTERANCE_SECONDS the endpointer is still in the same speech: start from now.
+            self._utt_start = speech_start if was_in_speech is False else max(speech_start, timestamp)
         self._decoder.process_raw(speech, False, False)
         if not self._endpointer.in_speech:
             return self._end_utterance()

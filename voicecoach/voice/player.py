@@ -12,13 +12,13 @@ microphone stays muted for the whole reply.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 import weakref
 from typing import Any
 
 from ..errors import AudioDeviceError
+from ..portaudio import portaudio
 from .base import SpeechClip, SpeechListener
 
 BLOCK_SECONDS = 0.02
@@ -33,32 +33,15 @@ DeviceSpec = int | str | None
 _FIX = "start PulseAudio or pass --device (see `voicecoach devices`)"
 
 
-PULSE_LATENCY_MSEC = "60"
-"""Buffer asked of PulseAudio by the ALSA pulse plugin (PortAudio's route to PulseAudio)."""
-
-
-def _sounddevice() -> Any:
-    # Without PULSE_LATENCY_MSEC, PortAudio -> ALSA pulse plugin streams were erratic whenever a
-    # capture stream was open in the same process (a 2 s reply "played" in 0.1 s and was never
-    # heard, or first trickled for 1-2 s). 30-100 ms all fixed it here; an explicit value wins.
-    os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
-    try:
-        import sounddevice as sd
-    except (ImportError, OSError) as err:
-        # OSError: the Python package is there but libportaudio2 is not.
-        raise AudioDeviceError(f"no sound output: PortAudio unavailable ({err}); install libportaudio2") from None
-    return sd
-
-
 def output_devices() -> list[tuple[int, str]]:
     """(index, name) of every PortAudio device that can play sound."""
-    sd = _sounddevice()
+    sd = portaudio()
     return [(i, str(d["name"])) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
 
 
 def find_output_device(device: DeviceSpec) -> int:
     """The PortAudio index for `device`; `AudioDeviceError` names what exists when nothing matches."""
-    sd = _sounddevice()
+    sd = portaudio()
     outputs = output_devices()
     if device is None:
         default = sd.default.device[1]
@@ -141,7 +124,7 @@ class Player:
     """Plays one clip at a time on one output device. Thread-safe. Call `close()` when done."""
 
     def __init__(self, device: DeviceSpec = None, *, volume: float = 1.0, rate: int = 22_050) -> None:
-        self._sd = _sounddevice()
+        self._sd = portaudio()
         self.device = find_output_device(device)
         self.device_name = str(self._sd.query_devices(self.device)["name"])
         self._feed = _Feed(volume)
