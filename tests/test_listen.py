@@ -14,7 +14,7 @@ from voicecoach.audio import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.dialogue import Dialogue
 from voicecoach.listen import Activation, Listener, ListenSettings, Turn
-from voicecoach.recognizer.base import Transcript
+from voicecoach.recognizer.base import Transcript, Word
 from voicecoach.voice.base import SpeechClip, SpeechListener, VoiceSettings
 
 SILENCE = AudioChunk(b"\0" * 960)
@@ -239,3 +239,18 @@ def test_a_follow_up_does_not_reopen_the_window() -> None:
     listener, _, _, turns, clock = make({2: "coach my knees hurt after squats", 10: "what", 300: "what"})
     feed(listener, clock, 310)  # 9 s after the follow-up: its window would still be open if it had one
     assert [t.reply.intent for t in turns] == ["knee_pain_squat", "repeat"]
+
+
+def test_wake_word_must_lead_and_be_sure_for_an_unclear_request() -> None:
+    listener, _, _, turns, clock = make({2: "what on the coach my knees hurt after squats"})
+    feed(listener, clock, 3)
+    assert turns == []  # "coach" deep inside an utterance: babble, not a lifter
+    unsure = Transcript("coach blue on the at", words=(Word("coach", 0.0, 0.3, 0.2),), confidence=0.5)
+    listener2, recognizer2, voice2, turns2, clock2 = make({})
+    recognizer2.script = {2: unsure}
+    feed(listener2, clock2, 3)
+    assert turns2 == [] and voice2.said == []
+    sure_but_unclear = Transcript("coach blue on the at", words=(Word("coach", 0.0, 0.3, 0.9),), confidence=0.5)
+    recognizer2.script = {6: sure_but_unclear}
+    feed(listener2, clock2, 4)
+    assert [t.reply.intent for t in turns2] == ["unknown"]  # a sure wake gets "sorry, say again"

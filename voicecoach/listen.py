@@ -26,6 +26,8 @@ from .voice.base import Voice
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
 """Words that may interrupt the coach mid-sentence (heard in partial results, so it reacts early)."""
+WAKE_WITHIN_WORDS = 2
+"""The wake word counts among the first this many words of an utterance ("hey coach ...")."""
 SILENT = (Command.STOP, Command.PAUSE, Command.START_WARMUP)
 """Commands answered by doing, not talking (the warm-up announces itself)."""
 
@@ -46,6 +48,8 @@ class ListenSettings:
     """Microphone ignored this long after the coach stops (room echo, speaker ring-down)."""
     min_confidence: float = 0.35
     """Transcripts the engine is less sure of than this are treated as noise."""
+    min_wake_confidence: float = 0.6
+    """A wake word heard less surely than this only counts when what follows is a clear request."""
     barge_in: bool = False
     """Let "stop" cut the coach off mid-sentence. Only with echo cancellation (a speakerphone with AEC, or
     PulseAudio's module-echo-cancel): without it the coach's own voice decodes as random command words and
@@ -184,7 +188,9 @@ class Listener:
         addressed = self.settings.activation is Activation.ALWAYS or self.clock() < self._open_until
         woken = False
         words = text.split()
-        if self.settings.wake_word in words:
+        # Lifters say the wake word first ("coach, ...", "hey coach, ..."); one found later in an utterance
+        # is far more often babble decoded into the closed vocabulary.
+        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS]:
             after = words[words.index(self.settings.wake_word) + 1 :]
             text, addressed, woken = " ".join(after), True, True
             if not after:
@@ -198,6 +204,10 @@ class Listener:
         if in_warmup and Command.from_intent(self.dialogue.matcher.match(text).intent) is None:
             # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
             self._ignore(text, "not a warm-up command")
+            return None
+        unsure = woken and self._wake_confidence(transcript) < self.settings.min_wake_confidence
+        if unsure and self.dialogue.matcher.match(text).intent == UNKNOWN:
+            self._ignore(text, "unsure wake word, unclear request")
             return None
         reply = self.dialogue.turn(text)
         if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
@@ -216,6 +226,10 @@ class Listener:
             self._answered = follow_up
             self._say(reply.say)
         return turn
+
+    def _wake_confidence(self, transcript: Transcript) -> float:
+        found = [w.confidence for w in transcript.words if w.text == self.settings.wake_word]
+        return found[0] if found and found[0] is not None else 1.0
 
     def _ignore(self, heard: str, why: str) -> None:
         self.ignored += 1
