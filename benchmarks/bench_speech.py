@@ -677,20 +677,9 @@ def megabytes(value: str) -> str:
 
 @contextlib.contextmanager
 def pulse_room() -> Iterator[dict[str, str]]:
-    conftest = _tests_module("conftest")
-    env, stop = conftest.start_pulse_room()
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    conftest.reinit_portaudio()
-    try:
+    """The tests' private PulseAudio room; yields the full environment for subprocesses."""
+    with _tests_module("conftest").pulse_room_running() as env:
         yield {**os.environ, **env}
-    finally:
-        stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def wait_quiet(recorder: Any, mark: int, *, quiet: float = 1.5, timeout: float = 30.0) -> None:

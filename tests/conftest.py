@@ -15,6 +15,7 @@ sounddevice is imported; `pulse_room` re-initialises PortAudio if something impo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import os
 import shutil
@@ -108,12 +109,10 @@ def reinit_portaudio() -> None:
         sd._initialize()
 
 
-@pytest.fixture(scope="session")
-def pulse_room() -> Iterator[dict[str, str]]:
-    """A private PulseAudio "room": null sink gym (default), monitor gym.monitor (default source)."""
-    reason = _missing_audio_parts()
-    if reason:
-        pytest.skip(reason)
+@contextlib.contextmanager
+def pulse_room_running() -> Iterator[dict[str, str]]:
+    """A private PulseAudio room for this process: its env is set (and restored after), PortAudio re-scanned.
+    Shared by the `pulse_room` fixture and benchmarks/bench_speech.py."""
     pulse_env, stop = start_pulse_room()
     saved = {key: os.environ.get(key) for key in pulse_env}
     os.environ.update(pulse_env)
@@ -128,6 +127,16 @@ def pulse_room() -> Iterator[dict[str, str]]:
             else:
                 os.environ[key] = value
         reinit_portaudio()
+
+
+@pytest.fixture(scope="session")
+def pulse_room() -> Iterator[dict[str, str]]:
+    """A private PulseAudio "room": null sink gym (default), monitor gym.monitor (default source)."""
+    reason = _missing_audio_parts()
+    if reason:
+        pytest.skip(reason)
+    with pulse_room_running() as pulse_env:
+        yield pulse_env
 
 
 class RoomRecorder:
