@@ -149,8 +149,6 @@ def _command(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple
     if command is Command.REPEAT:
         say = state.last_say or NOTHING_TO_REPEAT
         return Reply(heard, match.intent, match.confidence, say, state.topic), state
-    if command is Command.MORE:  # listed as a command, answered as a follow-up
-        return _follow_up(kb, state, heard, match)
     intent = kb.command(match.intent)
     say = intent.reply if intent is not None and intent.reply else ""
     if command in (Command.YES, Command.NO) and not say:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -169,12 +168,3 @@ class Microphone:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def wait_for_first_audio(mic: Microphone, timeout: float = 10.0) -> bool:
-    """True once the stream delivers audio (PulseAudio capture can take seconds to start)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not mic._queue.empty():
-            return True
-        time.sleep(0.05)
-    return False
