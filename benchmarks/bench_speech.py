@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib.util
 import json
 import multiprocessing
@@ -250,12 +251,12 @@ def run_job(job: Job) -> Result:
     rss_before = _rss_mb()
     if job.mode == "answer":
         from voicecoach.dialogue import Dialogue
-        from voicecoach.recognizer import transcribe_chunks
+        from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
 
         chunks = list(wav_to_chunks(job.path, trailing_silence=TRAILING_SILENCE))
         transcripts = transcribe_chunks(recognizer, chunks)
-        result.heard = " ".join(t.text for t in transcripts if t.text)
-        reply = Dialogue(_kb(), confirm_unnamed=True).turn(result.heard)  # as `voicecoach answer`
+        result.heard, sure = heard_and_sure(transcripts)
+        reply = Dialogue(_kb(), confirm_unnamed=True).turn(result.heard, sure=sure)  # as `voicecoach answer`
         result.topic, result.intent, result.utterances = reply.topic, reply.intent, len(transcripts)
         result.seconds = len(chunks) * chunks[0].seconds if chunks else 0.0
     else:
@@ -342,7 +343,8 @@ class Speaker:
 
         _, voice_id, rate = voice
         safe = "".join(c if c.isalnum() else "_" for c in text)[:60]
-        path = self.folder / f"{(voice_id or 'default').replace('/', '_')}-{rate}-{safe}-{abs(hash(text)) % 10**8}.wav"
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]  # not hash(): it changes per process, defeating the cache
+        path = self.folder / f"{(voice_id or 'default').replace('/', '_')}-{rate}-{safe}-{digest}.wav"
         if not path.exists():
             render_to_wav(text, path, VoiceSettings(voice=voice_id, rate=rate), synthesizer=self.synth)
             self.count += 1

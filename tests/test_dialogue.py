@@ -87,3 +87,16 @@ def test_speech_without_the_word_knee_is_confirmed_first() -> None:
     assert declined.topic is None and "hurts" in declined.say
     assert dialogue.turn("my knees hurt after squats").intent == "knee_pain_squat"  # named: answered at once
     assert dialogue.turn("my knee popped").intent == "knee_pain_red_flag"
+
+
+def test_speech_advice_needs_the_confident_words_to_agree() -> None:
+    dialogue = Dialogue(knowledge.load(), confirm_unnamed=True)
+    heard = "my knees hurt after squats"
+    assert dialogue.turn(heard, sure=heard).intent == "knee_pain_squat"
+    # Chatter decoded into knee words at low word confidence: asked about, never answered.
+    doubtful = dialogue.turn("knees do my the weak", sure="do my the")
+    assert doubtful.intent == "clarify" and doubtful.topic == "knee_strengthen"
+    unnamed_alarm = Dialogue(knowledge.load(), confirm_unnamed=True).turn("my got stuck the aches", sure="my stuck")
+    assert unnamed_alarm.intent == "clarify"
+    # Typed text (no recogniser) is answered as before.
+    assert Dialogue(knowledge.load()).turn("knees do my the weak").intent == "knee_strengthen"

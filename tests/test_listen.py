@@ -254,3 +254,20 @@ def test_wake_word_must_lead_and_be_sure_for_an_unclear_request() -> None:
     recognizer2.script = {6: sure_but_unclear}
     feed(listener2, clock2, 4)
     assert [t.reply.intent for t in turns2] == ["unknown"]  # a sure wake gets "sorry, say again"
+
+
+def test_knee_advice_only_on_words_the_recogniser_is_sure_of() -> None:
+    def transcript(confidences: dict[str, float]) -> Transcript:
+        words = tuple(Word(w, i * 0.3, i * 0.3 + 0.3, c) for i, (w, c) in enumerate(confidences.items()))
+        return Transcript(" ".join(confidences), words=words, confidence=0.8)
+
+    listener, recognizer, voice, turns, clock = make({})
+    listener.dialogue.confirm_unnamed = True  # as `voicecoach listen` runs it
+    recognizer.script = {2: transcript({"coach": 0.9, "my": 0.9, "knees": 0.95, "hurt": 0.8, "squats": 0.9})}
+    feed(listener, clock, 3)
+    assert [t.reply.intent for t in turns] == ["knee_pain_squat"]
+    listener, recognizer, voice, turns, clock = make({})
+    listener.dialogue.confirm_unnamed = True
+    recognizer.script = {2: transcript({"coach": 0.9, "knees": 0.2, "hurt": 0.3, "squats": 0.9})}
+    feed(listener, clock, 3)
+    assert [t.reply.intent for t in turns] == ["clarify"] and voice.said[0].startswith("Did you mean")

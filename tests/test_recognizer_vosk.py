@@ -15,6 +15,7 @@ from voicecoach.audio import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.models import find_model
 from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
+from voicecoach.recognizer.base import Transcript, heard_and_sure
 from voicecoach.recognizer.grammar import Domain
 
 pytest.importorskip("vosk")
@@ -106,6 +107,9 @@ def test_parse_result_wraps_json_into_typed_results() -> None:
     assert t.text == "my knees" and [w.text for w in t.words] == ["my", "knees"]
     assert t.start == 0.5 and t.end == 1.3 and t.confidence == pytest.approx(0.7)
     assert t.confident_words(0.6) == ("my",)
+    assert t.sure_text(threshold=0.6) == "my" and t.sure_text(skip=1, threshold=0.4) == "knees"
+    assert heard_and_sure([t, parse_result('{"text": ""}')]) == ("my knees", "my knees")
+    assert heard_and_sure([t, Transcript("coach")]) == ("my knees coach", None)  # no confidences: no gate
     assert parse_result("not json").text == "" and parse_result('{"text": ""}').words == ()
 
 

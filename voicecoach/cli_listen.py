@@ -73,14 +73,14 @@ def run_answer(args: argparse.Namespace) -> int:
     from .audio import wav_to_chunks
     from .dialogue import Dialogue
     from .recognizer import open_recognizer
-    from .recognizer.base import transcribe_chunks
+    from .recognizer.base import heard_and_sure, transcribe_chunks
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    heard = " ".join(t.text for t in transcribe_chunks(recognizer, chunks) if t.text)
-    reply = Dialogue(kb, confirm_unnamed=True).turn(heard)
+    heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
+    reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
     if args.out:
         from .voice import render_to_wav
 

@@ -187,11 +187,13 @@ class Listener:
         text = transcript.text
         addressed = self.settings.activation is Activation.ALWAYS or self.clock() < self._open_until
         woken = False
+        skip = 0
         words = text.split()
         # Lifters say the wake word first ("coach, ...", "hey coach, ..."); one found later in an utterance
         # is far more often babble decoded into the closed vocabulary.
         if self.settings.wake_word in words[:WAKE_WITHIN_WORDS]:
-            after = words[words.index(self.settings.wake_word) + 1 :]
+            skip = words.index(self.settings.wake_word) + 1
+            after = words[skip:]
             text, addressed, woken = " ".join(after), True, True
             if not after:
                 self._open_until = self.clock() + self.settings.follow_up_seconds
@@ -209,7 +211,7 @@ class Listener:
         if unsure and self.dialogue.matcher.match(text).intent == UNKNOWN:
             self._ignore(text, "unsure wake word, unclear request")
             return None
-        reply = self.dialogue.turn(text)
+        reply = self.dialogue.turn(text, sure=transcript.sure_text(skip=skip))
         if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
             self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
             return None

@@ -228,9 +228,12 @@ class Matcher:
 
 
 GYM_WORDS = frozenset(
-    stem(w) for w in "weight bar workout heavy light set rep gym machine exercise leg train lift up down off".split()
+    stem(w)
+    for w in """weight bar workout heavy light set rep gym machine exercise leg train lift up down off
+    after because does go going though keep heard felt top bottom""".split()
 )
-"""Words any gym question (or any question: "up", "down") uses: they do not make it a question about knees."""
+"""Words any gym question (or any question: "up", "after", "going") uses: they do not make it about knees.
+A recogniser's closed vocabulary turns chatter into exactly these ("knees on go", measured on speech)."""
 
 
 def _weight(token: str, idf: float) -> float:

@@ -8,6 +8,10 @@ from typing import Protocol, runtime_checkable
 
 from ..audio import AudioChunk
 
+SURE_CONFIDENCE = 0.5
+"""A word at or above this confidence is taken as heard. Chosen on spoken off-domain and knee questions
+(benchmarks/bench_speech.py): 0.3 let 2% of off-domain questions get knee advice, 0.5 0.4%, 0.6 no fewer."""
+
 
 @dataclass(frozen=True)
 class Word:
@@ -43,9 +47,18 @@ class Transcript:
     def empty(self) -> bool:
         return not self.text
 
-    def confident_words(self, threshold: float = 0.5) -> tuple[str, ...]:
+    def confident_words(self, threshold: float = SURE_CONFIDENCE) -> tuple[str, ...]:
         """Words whose confidence is at least `threshold` (words without a confidence count as sure)."""
         return tuple(w.text for w in self.words if w.confidence is None or w.confidence >= threshold)
+
+    def sure_text(self, *, skip: int = 0, threshold: float = SURE_CONFIDENCE) -> str | None:
+        """The confident words from word `skip` on, in order: what the dialogue may give advice on.
+
+        None when the engine gave no word confidences or its words do not line up with `text`.
+        """
+        if len(self.words) != len(self.text.split()) or all(w.confidence is None for w in self.words):
+            return None
+        return " ".join(w.text for w in self.words[skip:] if w.confidence is None or w.confidence >= threshold)
 
 
 @runtime_checkable
@@ -91,6 +104,13 @@ def transcribe_chunks(recognizer: Recognizer, chunks: Iterable[AudioChunk]) -> l
     if last is not None:
         results.append(last)
     return results
+
+
+def heard_and_sure(transcripts: Iterable[Transcript]) -> tuple[str, str | None]:
+    """Several utterances (a file) as one: all their words, and the confident ones (see `Transcript.sure_text`)."""
+    spoken = [t for t in transcripts if t.text]
+    sure = [t.sure_text() for t in spoken]
+    return " ".join(t.text for t in spoken), None if None in sure else " ".join(s for s in sure if s)
 
 
 def mean_confidence(words: Iterable[Word]) -> float | None:
