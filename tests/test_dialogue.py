@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from voicecoach import knowledge
-from voicecoach.dialogue import Dialogue, State, respond
+from voicecoach.dialogue import Dialogue, State, opening_replies, respond
 from voicecoach.matcher import Matcher
 
 
@@ -100,3 +100,12 @@ def test_speech_advice_needs_the_confident_words_to_agree() -> None:
     assert unnamed_alarm.intent == "clarify"
     # Typed text (no recogniser) is answered as before.
     assert Dialogue(knowledge.load()).turn("knees do my the weak").intent == "knee_strengthen"
+
+
+def test_opening_replies_cover_what_a_turn_says_first() -> None:
+    kb = knowledge.load()
+    replies = set(opening_replies(kb))
+    dialogue = Dialogue(kb, confirm_unnamed=True)
+    for heard in ("my knees hurt after squats", "squats hurt after leg press", "blah", "thanks", "stop"):
+        say = dialogue.turn(heard).say
+        assert not say or say in replies, say

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import RECORD_RATE, RoomRecorder, sound_spans
 
+from voicecoach import knowledge
 from voicecoach.commands import Command
 from voicecoach.errors import AudioDeviceError, AudioFileError, SynthesisError
 from voicecoach.voice import (
@@ -329,3 +330,20 @@ def test_listeners_bracket_the_sound(voice: SpokenVoice, record_room: Callable[[
     worker.join()
     assert len(on_times) == 2 and on_times[1] > on_times[0]
     assert len(heard[0]) >= 2 * RECORD_RATE and sound_spans(heard[0])
+
+
+@pytest.mark.audio
+def test_prepared_replies_start_without_rendering_and_follow_rate_changes(voice: SpokenVoice) -> None:
+    synth = voice.synthesizer
+    assert isinstance(synth, Pyttsx3Synthesizer)
+    replies = [f"{topic.cause} {topic.fix}" for topic in knowledge.load().topics[:2]]
+    voice.prepare(replies)
+    assert voice.prepared(timeout=20)
+    before = synth.renders
+    voice.say(replies[0], wait=False)
+    assert synth.renders == before  # played from the cache
+    voice.stop()
+    voice.handle(Command.SLOWER)  # a new rate: the prepared replies are rendered again, in the background
+    assert voice.prepared(timeout=20) and synth.renders == before + len(replies)
+    voice.handle(Command.QUIETER)  # volume is applied by the player: nothing to render again
+    assert voice.prepared(timeout=20) and synth.renders == before + len(replies)

@@ -102,7 +102,7 @@ def run_answer(args: argparse.Namespace) -> int:
 
 def run_listen(args: argparse.Namespace) -> int:
     from . import knowledge
-    from .dialogue import Dialogue
+    from .dialogue import Dialogue, opening_replies
     from .listen import Activation, Listener, ListenSettings
     from .mic import Microphone
     from .recognizer import open_recognizer
@@ -135,6 +135,7 @@ def run_listen(args: argparse.Namespace) -> int:
         start_warmup=lambda: _start_warmup(kb, voice, listener),
         on_ignored=on_ignored,
     )
+    voice.prepare(opening_replies(kb))  # answers render in the background now, not after each question
     ready = getattr(voice, "ready", None)
     if ready is not None:
         ready()  # a new PulseAudio output stream stutters for its first seconds: pay that now, not mid-answer

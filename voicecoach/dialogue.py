@@ -16,6 +16,8 @@ NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for
 NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."
 NO_TOPIC_YET = "Tell me what hurts first, for example: my knees hurt after squats."
 ELSEWHERE = "I only coach knee pain. For your {part}, ask a coach or a physio."
+LISTENING = "Yes?"
+"""The answer to the wake word alone."""
 NOTHING_TO_REPEAT = "I haven't said anything yet. Tell me where your knee hurts."
 ACKNOWLEDGED = "Okay."
 NO_MORE = "That's all I have on that. Ask me about another knee problem, or say start the warm-up."
@@ -107,11 +109,15 @@ def _about_topic(topic: Topic, state: State, heard: str, confidence: float) -> t
 def _ask_which(kb: KnowledgeBase, state: State, heard: str, match: Match, rival: str | None) -> tuple[Reply, State]:
     """Two close topics: "Did you mean A? Or B?". No rival: "Did you mean A?" (yes answers, no declines)."""
     first = kb.topic(match.intent)
-    say = f"Did you mean {first.title.lower()}?"
+    say = _did_you_mean(first)
     if rival is not None:
         say += f" Or {kb.topic(rival).title.lower()}?"
     new = replace(state, clarify=(first.id, rival or ""), last_say=say)
     return Reply(heard, "clarify", match.confidence, say, first.id), new
+
+
+def _did_you_mean(topic: Topic) -> str:
+    return f"Did you mean {topic.title.lower()}?"
 
 
 def _answer_clarification(kb: KnowledgeBase, matcher: Matcher, state: State, heard: str) -> tuple[Reply, State] | None:
@@ -169,6 +175,16 @@ def _command(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple
         say = ACKNOWLEDGED
     new = replace(state, clarify=None, last_say=say or state.last_say)
     return Reply(heard, match.intent, match.confidence, say, state.topic), new
+
+
+def opening_replies(kb: KnowledgeBase) -> list[str]:
+    """Everything the coach can say first in a turn, in rough order of need: the voice renders these ahead
+    so an answer starts playing as soon as the question is understood (the lifter is waiting)."""
+    replies = [f"{topic.cause} {topic.fix}" for topic in kb.topics]
+    replies += [_did_you_mean(topic) for topic in kb.topics]
+    replies += [NOT_UNDERSTOOD, NO_TOPIC_YET, LISTENING, ACKNOWLEDGED, NOTHING_HEARD]
+    replies += [command.reply for command in kb.commands if command.reply]
+    return list(dict.fromkeys(replies))
 
 
 class Dialogue:

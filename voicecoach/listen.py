@@ -19,7 +19,7 @@ from typing import Any
 
 from .audio import AudioChunk
 from .commands import Command, CommandHandler
-from .dialogue import Dialogue, Reply
+from .dialogue import LISTENING, Dialogue, Reply
 from .matcher import UNKNOWN
 from .recognizer.base import Recognizer, Transcript
 from .voice.base import Voice
@@ -197,7 +197,7 @@ class Listener:
             text, addressed, woken = " ".join(after), True, True
             if not after:
                 self._open_until = self.clock() + self.settings.follow_up_seconds
-                self._say("Yes?")
+                self._say(LISTENING)
                 return None
         in_warmup = self.warmup is not None and not woken
         if not addressed and not in_warmup:

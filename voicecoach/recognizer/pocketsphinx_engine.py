@@ -30,6 +30,9 @@ from .base import Transcript, Word, mean_confidence
 Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100
 """PocketSphinx's feature frame rate (its `frate`): segment frames to seconds."""
+FWDFLAT = False
+"""PocketSphinx's second (flat-lexicon) pass runs at the end of each utterance: 50-125 ms there (median 77)
+against 4 ms without, time the lifter waits for the answer; benchmarks/bench_speech.py measured its accuracy."""
 MAX_UTTERANCE_SECONDS = 8.0
 """In steady gym noise the endpointer may never hear the end of speech: close the utterance anyway."""
 
@@ -92,7 +95,7 @@ class PocketSphinxRecognizer:
             dict_path = Path(tmp) / "domain.dict"
             dict_path.write_text("\n".join(line for lines in entries.values() for line in lines) + "\n")
             config = pocketsphinx.Config(
-                hmm=str(hmm), dict=str(dict_path), samprate=SAMPLE_RATE, lm=None, loglevel="FATAL"
+                hmm=str(hmm), dict=str(dict_path), samprate=SAMPLE_RATE, lm=None, loglevel="FATAL", fwdflat=FWDFLAT
             )
             try:
                 decoder = pocketsphinx.Decoder(config)

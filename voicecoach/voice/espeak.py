@@ -170,7 +170,7 @@ class Pyttsx3Synthesizer:
     Thread-safe; the engine is created on the first render, not at construction.
     """
 
-    def __init__(self, *, cache_size: int = 64) -> None:
+    def __init__(self, *, cache_size: int = 128) -> None:
         self._cache: OrderedDict[tuple[str, VoiceSettings], SpeechClip] = OrderedDict()
         self._cache_size = cache_size
         self.renders = 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 import sys
+import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -85,6 +87,9 @@ class PrintedVoice:
     def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
         return self.say(clip.text, wait=wait)
 
+    def prepare(self, texts: Iterable[str]) -> None:
+        pass  # printing needs no rendering
+
     def stop(self) -> None:
         pass  # nothing is ever playing
 
@@ -124,6 +129,8 @@ class SpokenVoice:
         self.fallback = fallback
         self._settings = settings or VoiceSettings()
         self.player.volume = self._settings.volume
+        self._prepared: tuple[str, ...] = ()
+        self._preparing: threading.Thread | None = None
 
     @property
     def settings(self) -> VoiceSettings:
@@ -131,8 +138,39 @@ class SpokenVoice:
 
     @settings.setter
     def settings(self, settings: VoiceSettings) -> None:
+        rerender = (settings.voice, settings.rate) != (self._settings.voice, self._settings.rate)
         self._settings = settings
         self.player.volume = settings.volume
+        if rerender and self._prepared:
+            self.prepare(self._prepared)  # "slower": the prepared replies at the new rate, before they are needed
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render `texts` in the background so saying one later starts at once (the synthesiser caches clips).
+
+        Rendering a 15 s answer takes ~100 ms here and more on a Pi: time a lifter would wait after every
+        question. The renders share the synthesiser's lock with `say`, so a reply needed meanwhile waits
+        for at most one of them.
+        """
+        self._prepared = tuple(dict.fromkeys(t for t in texts if t.strip()))
+        texts_now, settings_now = self._prepared, self._settings
+
+        def render_all() -> None:
+            for text in texts_now:
+                if (self._settings.voice, self._settings.rate) != (settings_now.voice, settings_now.rate):
+                    return  # the setter started a fresh round at the new rate
+                try:
+                    self.render(text)
+                except SynthesisError:
+                    return  # `say` will report it, once, when the text is needed
+
+        self._preparing = threading.Thread(target=render_all, name="voice-prepare", daemon=True)
+        self._preparing.start()
+
+    def prepared(self, timeout: float | None = None) -> bool:
+        """Wait for the background renders (tests, benchmarks); True if they are done."""
+        if self._preparing is not None:
+            self._preparing.join(timeout)
+        return self._preparing is None or not self._preparing.is_alive()
 
     def render(self, text: str) -> SpeechClip:
         """Render ahead of time (e.g. the warm-up's counts) so `play` starts at once."""
