@@ -772,10 +772,10 @@ def run_latency(
 
 
 def endpoint_silence_ms() -> float:
-    """Silence PocketSphinx's Endpointer needs to close an utterance: window x ratio (engine uses the defaults)."""
-    import pocketsphinx
+    """Silence the PocketSphinx engine's endpointer needs to close an utterance (voicecoach.recognizer.endpoint)."""
+    from voicecoach.recognizer import endpoint
 
-    return 1000 * float(pocketsphinx.Endpointer.DEFAULT_WINDOW) * float(pocketsphinx.Endpointer.DEFAULT_RATIO)
+    return 1000 * endpoint.CLOSING_FRAMES * endpoint.FRAME_SECONDS
 
 
 def run_idle(noise: Path, seconds: float, workdir: Path, summary: Summary, engine: str) -> None:

@@ -26,6 +26,7 @@ from ..const import CHUNK_BYTES, SAMPLE_RATE
 from ..errors import ModelError
 from . import grammar
 from .base import Transcript, Word, mean_confidence
+from .endpoint import Endpointer, pocketsphinx_vad
 
 Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100
@@ -62,7 +63,7 @@ def read_dictionary(words: Iterable[str], path: Path | None = None) -> dict[str,
 
 
 class PocketSphinxRecognizer:
-    """Streaming recogniser: PocketSphinx's endpointer cuts utterances, the decoder restricted to the domain."""
+    """Streaming recogniser: `endpoint.Endpointer` cuts utterances, the decoder is restricted to the domain."""
 
     name = "pocketsphinx"
 
@@ -82,6 +83,7 @@ class PocketSphinxRecognizer:
         self._in_utterance = False
         self._stream_time = 0.0
         self._endpointer_origin: float | None = None
+        self._vad = pocketsphinx_vad()
         self._new_endpointer()
         self._utt_start = 0.0
         self.description = (
@@ -196,12 +198,7 @@ class PocketSphinxRecognizer:
         if not self._in_utterance:
             self._new_endpointer()
             return None
-        try:
-            rest = self._endpointer.end_stream(b"")
-        except IndexError:  # pocketsphinx 5.1 raises this when the stream ends mid-speech
-            rest = b""
-        if rest:
-            self._decoder.process_raw(rest, False, False)
+        self._endpointer.end_stream()  # every frame of the utterance is already in the decoder
         result = self._end_utterance()
         self._new_endpointer()
         return result
@@ -213,5 +210,5 @@ class PocketSphinxRecognizer:
         self._new_endpointer()
 
     def _new_endpointer(self) -> None:
-        self._endpointer = pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE)
+        self._endpointer = Endpointer(self._vad)
         self._endpointer_origin = None  # the timestamp of the first frame it is fed
