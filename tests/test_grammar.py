@@ -56,6 +56,15 @@ def test_elsewhere_body_parts_are_words_and_garbage(domain: grammar.Domain) -> N
     assert "weather" in domain.garbage and "knees" not in domain.garbage
 
 
+def test_every_garbage_sentence_word_is_in_the_domain(domain: grammar.Domain) -> None:
+    # A sentence with a word outside the dictionary is dropped from the model without a word.
+    assert len(grammar.GARBAGE_SENTENCES) > 100
+    assert {"i need to call my brother", "please tell my wife i will be late"} <= set(grammar.GARBAGE_SENTENCES)
+    for sentence in grammar.GARBAGE_SENTENCES:
+        assert set(sentence.split()) <= domain.all_words, sentence
+    assert {"passport", "umbrella"} <= domain.garbage and not {"passport", "umbrella"} & grammar.GARBAGE
+
+
 def test_slot_alternatives_join_only_when_the_slot_is_used(domain: grammar.Domain) -> None:
     assert {"aches", "sore", "running"} <= domain.words
 

@@ -13,10 +13,10 @@ import pytest
 from voicecoach import knowledge
 from voicecoach.audio import read_wav, samples_to_chunks, wav_to_chunks
 from voicecoach.recognizer import Recognizer, Transcript, build_domain, transcribe_chunks
-from voicecoach.recognizer.grammar import Domain
+from voicecoach.recognizer.grammar import GARBAGE_SENTENCES, Domain
 
 pytest.importorskip("pocketsphinx", reason="pocketsphinx has no wheel for this platform (e.g. 32-bit Pi OS)")
-from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
+from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer, read_dictionary
 
 KNEE_WORDS = {"knee", "knees", "kneecap", "squat", "squats", "squatting", "lunges", "treadmill", "extension"}
 HELD_OUT = [  # (speech, words the transcript must contain): none of these is a knowledge-base phrasing
@@ -137,6 +137,12 @@ def test_commands_only_search(recognizer: PocketSphinxRecognizer, speak: Callabl
         recognizer.commands_only(False)
     assert "slow" in heard.split()
     assert not KNEE_WORDS & set(knee.split())  # the warm-up search has no knee words at all
+
+
+def test_garbage_sentences_are_all_in_the_dictionary() -> None:
+    # Unknown words are dropped from the dictionary, and with them the whole sentence from the n-gram model.
+    words = {w for sentence in GARBAGE_SENTENCES for w in sentence.split()}
+    assert words <= set(read_dictionary(words))
 
 
 def test_missing_words_are_reported() -> None:
