@@ -15,6 +15,9 @@ from voicecoach.recognizer.endpoint import (
     Endpointer,
 )
 
+SPEECH_LEVELS = (200, 120, 80, 160, 3, 140, 90, 180, 60, 100)
+"""Speech as the endpointer sees it: loud and soft frames, and a gap between words where the room shows."""
+
 
 class ScriptedActivity:
     """Frames carry their own verdict and level: byte 0 is 1 for speech, byte 1 the loudness."""
@@ -23,8 +26,16 @@ class ScriptedActivity:
         return frame[0] == 1
 
 
-def frame(speech: bool, level: int = 100) -> bytes:
+def frame(speech: bool, level: int) -> bytes:
     return bytes([int(speech), level]) + b"\0" * (CHUNK_BYTES - 2)
+
+
+def speech(n: int, scale: float = 1.0) -> list[bytes]:
+    return [frame(True, round(SPEECH_LEVELS[i % len(SPEECH_LEVELS)] * scale)) for i in range(n)]
+
+
+def silence(n: int, level: int = 1) -> list[bytes]:
+    return [frame(False, level)] * n
 
 
 def run(frames: list[bytes]) -> tuple[Endpointer, list[int], list[int]]:
@@ -45,50 +56,52 @@ def run(frames: list[bytes]) -> tuple[Endpointer, list[int], list[int]]:
 
 
 def test_starts_on_nine_of_ten_speech_frames_with_the_frames_before_it() -> None:
-    silence, speech = [frame(False)] * 20, [frame(True)] * 60
-    ep, starts, ends = run(silence + speech + silence)
+    ep, starts, ends = run(silence(20) + speech(60) + silence(30))
     assert starts == [20 + START_SPEECH - 1]
     assert ep.speech_start == (starts[0] + 1 - START_WINDOW - PREROLL_FRAMES) * FRAME_SECONDS
     assert ends == [80 + CLOSING_FRAMES - 1]
 
 
 def test_clicks_do_not_start_and_short_pauses_do_not_end() -> None:
-    clicks = [frame(True), frame(False)] * 20
+    clicks = [frame(True, 100), frame(False, 1)] * 20
     assert run(clicks)[1] == []
-    speech = [frame(True)] * 50
-    pause = [frame(False)] * (CLOSING_FRAMES - 1)
-    _, starts, ends = run(speech + pause + speech + [frame(False)] * 30)
-    assert len(starts) == 1 and ends == [len(speech + pause + speech) + CLOSING_FRAMES - 1]
+    pause = silence(CLOSING_FRAMES - 1)
+    _, starts, ends = run(silence(10) + speech(50) + pause + speech(50) + silence(30))
+    assert len(starts) == 1 and ends == [10 + 50 + len(pause) + 50 + CLOSING_FRAMES - 1]
 
 
-def test_a_fading_tail_counts_as_silence_but_not_in_noise() -> None:
-    speech = [frame(True, 200)] * 50
+def test_a_fading_tail_counts_as_silence() -> None:
     fading = [frame(True, 2)] * 30  # the detector still says speech; 1% of the loudest frame
-    _, _, ends = run(speech + fading)
-    assert ends == [50 + CLOSING_FRAMES - 1]
-    noise = [frame(True, 60)] * 30  # gym noise under the speech stays "speech": only the detector can end it
-    assert run(speech + noise)[2] == []
+    _, _, ends = run(silence(10) + speech(50) + fading)
+    assert ends == [60 + CLOSING_FRAMES - 1]
 
 
 def test_the_tail_of_an_utterance_does_not_start_another() -> None:
-    speech = [frame(True, 200)] * 50
     tail = [frame(True, 3)] * 20
-    _, starts, _ = run(speech + tail)
+    _, starts, _ = run(silence(10) + speech(50) + tail + silence(10))
     assert len(starts) == 1
 
 
+def test_in_steady_noise_speech_is_what_clears_the_noise_floor() -> None:
+    noise = [frame(True, level) for level in (40, 50, 60, 45, 55) * 24]  # babble: "speech" to the detector
+    assert run(noise)[1] == []  # noise alone never starts an utterance
+    loud_speech = speech(60, scale=1.25)  # ~10 dB over the noise: vowels clear the floor, the gaps do not
+    _, starts, ends = run(noise + loud_speech + noise)
+    assert len(starts) == 1 and starts[0] >= len(noise)
+    assert len(ends) == 1 and len(noise + loud_speech) <= ends[0] < len(noise + loud_speech) + 2 * CLOSING_FRAMES
+
+
 def test_wake_word_alone_waits_longer_for_the_question() -> None:
-    wake = [frame(True)] * 20  # "hey coach," then a breath
-    pause = [frame(False)] * (CLOSING_FRAMES + 2)
-    question = [frame(True)] * 50
-    _, starts, ends = run(wake + pause + question + [frame(False)] * 30)
+    wake = speech(20)  # "hey coach," then a breath
+    pause = silence(CLOSING_FRAMES + 2)
+    _, starts, ends = run(silence(10) + wake + pause + speech(50) + silence(30))
     assert len(starts) == 1 and len(ends) == 1
-    _, _, ends = run(wake + [frame(False)] * 30)
-    assert ends == [len(wake) + SHORT_CLOSING_FRAMES - 1]
+    _, _, ends = run(silence(10) + wake + silence(30))
+    assert ends == [10 + len(wake) + SHORT_CLOSING_FRAMES - 1]
 
 
 def test_end_of_stream_closes_the_utterance() -> None:
-    ep, _, _ = run([frame(True)] * 30)
+    ep, _, _ = run(silence(5) + speech(30))
     assert ep.in_speech and ep.end_stream() == b"" and not ep.in_speech
 
 

@@ -152,18 +152,28 @@ def test_missing_words_are_reported() -> None:
     assert recognizer.missing_words == frozenset({"zzyzxq"})
 
 
-def test_stream_cut_mid_speech_and_endless_noise_still_give_transcripts(recognizer: PocketSphinxRecognizer) -> None:
-    """A file that ends mid-word must not crash finish(); speech that never pauses is cut into utterances."""
+def test_speech_that_never_pauses_is_cut_and_steady_noise_is_not_speech(
+    recognizer: PocketSphinxRecognizer, speak: Callable[[str], Path]
+) -> None:
+    """Talk with no pause is cut into utterances (a file that then ends mid-word must not crash finish());
+    steady noise is learnt as the room's floor, so it ends the utterance it opened and opens no more."""
     import numpy as np
 
-    from voicecoach.audio import samples_to_chunks
+    from voicecoach.audio import read_wav, samples_to_chunks
     from voicecoach.recognizer.pocketsphinx_engine import MAX_UTTERANCE_SECONDS
 
+    said = read_wav(speak("my knees hurt after squats and on the leg press and after running on the treadmill"))
+    loud = np.nonzero(np.abs(said) > 500)[0]
+    talk = np.tile(said[loud[0] : loud[-1]], 12)[: 16_000 * 20]  # 20 s of speech, stopped mid-word
     recognizer.reset()
-    rng = np.random.default_rng(1)
-    babble = (rng.standard_normal(16_000 * 20) * 3000).astype("<i2")  # 20 s with no pause at all
-    results = transcribe_chunks(recognizer, samples_to_chunks(babble))
+    results = transcribe_chunks(recognizer, samples_to_chunks(talk))
     assert len(results) >= 2
     assert all(r.end is not None and r.start is not None for r in results)
     assert all(r.end - r.start <= MAX_UTTERANCE_SECONDS + 1.0 for r in results if r.words)  # type: ignore[operator]
     assert all("[" not in r.text and "<" not in r.text for r in results)
+
+    rng = np.random.default_rng(1)
+    hiss = (rng.standard_normal(16_000 * 20) * 3000).astype("<i2")  # 20 s of steady noise
+    recognizer.reset()
+    results = transcribe_chunks(recognizer, samples_to_chunks(hiss))
+    assert len(results) <= 1 and all(r.end - r.start < MAX_UTTERANCE_SECONDS for r in results)  # type: ignore[operator]

@@ -26,7 +26,9 @@ FRAME_SECONDS = CHUNK_BYTES / 2 / SAMPLE_RATE
 START_WINDOW = 10
 """Frames the start decision looks at (0.3 s)."""
 START_SPEECH = 9
-"""Speech frames among them that start an utterance (PocketSphinx's ratio 0.9)."""
+"""Speech frames among them that start an utterance (PocketSphinx's ratio 0.9)..."""
+START_LOUD = 4
+"""... of which this many clear the noise floor (speech in noise is bursty: vowels clear it, consonants not)."""
 CLOSING_FRAMES = 10
 """Frames of silence in a row that end an utterance: 0.3 s, the endpoint silence."""
 SHORT_FRAMES = 40
@@ -39,6 +41,12 @@ QUIET_RATIO = 0.02
 PEAK_DECAY = 0.5 ** FRAME_SECONDS
 """Between utterances "the loudest recent speech" halves every second: the fading tail of the last
 utterance must not start a new one (it did: empty extra utterances), a new question seconds later must."""
+NOISE_MARGIN = 3.0
+"""A frame must be this much louder (RMS, 9.5 dB) than the noise floor to count as speech: in steady gym
+babble and music the detector calls everything speech, and no utterance ever ended (measured)."""
+FLOOR_FRAMES = 100
+"""The noise floor is the quietest tenth of the last 3 s (minimum statistics: speech has gaps between
+words where the floor shows through, so speech itself does not lift it)."""
 PREROLL_FRAMES = 5
 """Frames before the start window also given to the decoder: it decodes better from a little silence."""
 
@@ -62,6 +70,18 @@ def frame_rms(frame: bytes) -> float:
     return math.sqrt(float(np.mean(samples * samples))) if len(samples) else 0.0
 
 
+class NoiseFloor:
+    """The level of the room; outlives each `Endpointer` (a reset keeps what was learnt)."""
+
+    def __init__(self) -> None:
+        self._levels: deque[float] = deque(maxlen=FLOOR_FRAMES)
+        self.level = 0.0
+
+    def update(self, level: float) -> None:
+        self._levels.append(level)
+        self.level = sorted(self._levels)[len(self._levels) // 10]
+
+
 class Endpointer:
     """Feed `CHUNK_BYTES` frames to `process`; it returns the audio the decoder should get, or None.
 
@@ -69,10 +89,18 @@ class Endpointer:
     the first frame), `end_stream`.
     """
 
-    def __init__(self, vad: VoiceActivity | None = None, *, loudness: Callable[[bytes], float] = frame_rms) -> None:
+    def __init__(
+        self,
+        vad: VoiceActivity | None = None,
+        *,
+        floor: NoiseFloor | None = None,
+        loudness: Callable[[bytes], float] = frame_rms,
+    ) -> None:
         self._vad = vad or pocketsphinx_vad()
+        self._floor = floor or NoiseFloor()
         self._loudness = loudness
-        self._window: deque[tuple[bytes, bool]] = deque(maxlen=PREROLL_FRAMES + START_WINDOW)
+        self._window: deque[tuple[bytes, bool, bool, float]] = deque(maxlen=PREROLL_FRAMES + START_WINDOW)
+        """(audio, speech, heard, level) of the frames before an utterance starts."""
         self._frames = 0
         self._peak = 0.0
         self._quiet_run = 0
@@ -86,19 +114,23 @@ class Endpointer:
         level = self._loudness(frame)
         if speech:
             self._peak = max(self._peak, level)
-        heard = speech and level >= QUIET_RATIO * self._peak
+        loud = level >= max(QUIET_RATIO * self._peak, NOISE_MARGIN * self._floor.level)
+        heard = speech and loud
+        self._floor.update(level)
         if not self.in_speech:
             self._peak *= PEAK_DECAY
-            self._window.append((frame, heard))
-            if sum(h for _, h in list(self._window)[-START_WINDOW:]) < START_SPEECH:
+            self._window.append((frame, speech, heard, level))
+            recent = list(self._window)[-START_WINDOW:]
+            if sum(r[1] for r in recent) < START_SPEECH or sum(r[2] for r in recent) < START_LOUD:
                 return None
             self.in_speech, self._quiet_run = True, 0
             self.speech_start = (self._frames - len(self._window)) * FRAME_SECONDS
-            audio = b"".join(f for f, _ in self._window)
+            audio = b"".join(r[0] for r in self._window)
             self._window.clear()
             return audio
         self._quiet_run = 0 if heard else self._quiet_run + 1
-        length = self._frames - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
+        # How long the lifter has spoken so far: from the start window to the last frame heard.
+        length = self._frames - self._quiet_run - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
         if self._quiet_run >= (CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES):
             self.in_speech = False
             self.speech_end = self._frames * FRAME_SECONDS

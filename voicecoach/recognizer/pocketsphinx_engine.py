@@ -26,7 +26,7 @@ from ..const import CHUNK_BYTES, SAMPLE_RATE
 from ..errors import ModelError
 from . import grammar
 from .base import Transcript, Word, mean_confidence
-from .endpoint import Endpointer, pocketsphinx_vad
+from .endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
 
 Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100
@@ -84,6 +84,7 @@ class PocketSphinxRecognizer:
         self._stream_time = 0.0
         self._endpointer_origin: float | None = None
         self._vad = pocketsphinx_vad()
+        self._floor = NoiseFloor()
         self._new_endpointer()
         self._utt_start = 0.0
         self.description = (
@@ -210,5 +211,5 @@ class PocketSphinxRecognizer:
         self._new_endpointer()
 
     def _new_endpointer(self) -> None:
-        self._endpointer = Endpointer(self._vad)
+        self._endpointer = Endpointer(self._vad, floor=self._floor)
         self._endpointer_origin = None  # the timestamp of the first frame it is fed
