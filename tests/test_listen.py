@@ -245,6 +245,9 @@ def test_wake_word_must_lead_and_be_sure_for_an_unclear_request() -> None:
     listener, _, _, turns, clock = make({2: "what on the coach my knees hurt after squats"})
     feed(listener, clock, 3)
     assert turns == []  # "coach" deep inside an utterance: babble, not a lifter
+    listener, _, _, turns, clock = make({2: "do you coach my knees hurt after squats"})
+    feed(listener, clock, 3)
+    assert [t.heard for t in turns] == ["my knees hurt after squats"]  # "hey" misheard as "do you"
     unsure = Transcript("coach blue on the at", words=(Word("coach", 0.0, 0.3, 0.2),), confidence=0.5)
     listener2, recognizer2, voice2, turns2, clock2 = make({})
     recognizer2.script = {2: unsure}
