@@ -104,7 +104,6 @@ def run_listen(args: argparse.Namespace) -> int:
     from . import knowledge
     from .dialogue import Dialogue, opening_replies
     from .listen import Activation, Listener, ListenSettings
-    from .mic import Microphone
     from .recognizer import open_recognizer
     from .voice import open_voice
 
@@ -139,6 +138,18 @@ def run_listen(args: argparse.Namespace) -> int:
     ready = getattr(voice, "ready", None)
     if ready is not None:
         ready()  # a new PulseAudio output stream stutters for its first seconds: pay that now, not mid-answer
+    try:
+        return _listen_on_microphone(args, listener, settings)
+    finally:
+        close = getattr(voice, "close", None)
+        if close is not None:
+            close()  # the output stream closes now, in order, not in an exit-time finalizer
+
+
+def _listen_on_microphone(args: argparse.Namespace, listener: Any, settings: Any) -> int:
+    from .listen import Activation
+    from .mic import Microphone
+
     with Microphone(args.input) as mic:
         how = {
             "wake": f'say "{settings.wake_word}", then your question',
