@@ -19,7 +19,7 @@ Parts (each prints its figures; a summary table and the command line come last):
             2 min of continuous noise shows that none ever ends (and how the open utterance grows memory).
   latency   `voicecoach listen --json` in a private PulseAudio room; "hey coach, ..." questions played with
             paplay; the room recording goes through shared tools/reply_gaps.py: end of question to first reply
-            sound, minus the PocketSphinx endpointer's closing silence ("beyond endpoint").
+            sound, minus the endpointer's closing silence (voicecoach.recognizer.endpoint) ("beyond endpoint").
   idle      `voicecoach listen` in the room, 30 s of silence then 30 s of gym noise: CPU % of one core
             (/proc/PID/stat utime+stime) and peak memory (VmHWM) of the listen process.
 
@@ -203,7 +203,7 @@ class CountingRecognizer:
     def finish(self) -> Any:
         try:
             return self._count(self.inner.finish())
-        except IndexError as err:  # PocketSphinx Endpointer.end_stream when the stream ends mid-speech
+        except IndexError as err:  # an engine that fails to flush a stream ending mid-speech is counted, not fatal
             self.finish_errors.append(f"{type(err).__name__}: {err}")
             self.inner.reset()
             return None
