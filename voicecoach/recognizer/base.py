@@ -47,9 +47,9 @@ class Transcript:
     def empty(self) -> bool:
         return not self.text
 
-    def confident_words(self, threshold: float = SURE_CONFIDENCE) -> tuple[str, ...]:
-        """Words whose confidence is at least `threshold` (words without a confidence count as sure)."""
-        return tuple(w.text for w in self.words if w.confidence is None or w.confidence >= threshold)
+    def confident_words(self, threshold: float = SURE_CONFIDENCE, *, skip: int = 0) -> tuple[str, ...]:
+        """Words from word `skip` on whose confidence is at least `threshold` (none given counts as sure)."""
+        return tuple(w.text for w in self.words[skip:] if w.confidence is None or w.confidence >= threshold)
 
     def sure_text(self, *, skip: int = 0, threshold: float = SURE_CONFIDENCE) -> str | None:
         """The confident words from word `skip` on, in order: what the dialogue may give advice on.
@@ -58,7 +58,7 @@ class Transcript:
         """
         if len(self.words) != len(self.text.split()) or all(w.confidence is None for w in self.words):
             return None
-        return " ".join(w.text for w in self.words[skip:] if w.confidence is None or w.confidence >= threshold)
+        return " ".join(self.confident_words(threshold, skip=skip))
 
 
 @runtime_checkable

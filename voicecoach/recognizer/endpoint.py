@@ -5,10 +5,10 @@ utterance only once its voice-activity detector has heard 0.3 s of non-speech. T
 calling the fading end of a word speech, so the utterance closed ~480 ms after the last audible sound
 (measured on espeak-ng questions; the lifter waits all of it). This one starts the same way (9 of 10
 frames of speech, the window given to the decoder so no onset is lost) but then passes frames through
-at once, and counts a frame as silence when the detector says so *or* when it is far quieter than the
-loudest speech of the utterance: the end is heard ~320 ms after the last sound instead (same
-questions; a comma pause split 2 of 120 of them). In gym noise the loudness rule never fires (the noise
-is louder than 2% of speech) and the detector alone decides, as before.
+at once, and counts a frame as silence when the detector says so, when it is far quieter than the
+loudest recent speech, or when it does not clear the room's noise floor: the end is heard ~320 ms after
+the last sound instead (same questions, none split), and in steady gym noise, where the detector calls
+everything speech, utterances end at all.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ class NoiseFloor:
 class Endpointer:
     """Feed `CHUNK_BYTES` frames to `process`; it returns the audio the decoder should get, or None.
 
-    The same small interface as `pocketsphinx.Endpointer`: `in_speech`, `speech_start` (seconds from
-    the first frame), `end_stream`.
+    Much the interface of `pocketsphinx.Endpointer`: `in_speech`, `speech_start` (seconds from the
+    first frame), `end_stream`.
     """
 
     def __init__(
@@ -106,7 +106,6 @@ class Endpointer:
         self._quiet_run = 0
         self.in_speech = False
         self.speech_start = 0.0
-        self.speech_end = 0.0
 
     def process(self, frame: bytes) -> bytes | None:
         self._frames += 1
@@ -133,13 +132,9 @@ class Endpointer:
         length = self._frames - self._quiet_run - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
         if self._quiet_run >= (CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES):
             self.in_speech = False
-            self.speech_end = self._frames * FRAME_SECONDS
         return frame
 
-    def end_stream(self) -> bytes:
+    def end_stream(self) -> None:
         """The stream ended: close an open utterance (its audio has all been returned already)."""
-        if self.in_speech:
-            self.in_speech = False
-            self.speech_end = self._frames * FRAME_SECONDS
+        self.in_speech = False
         self._window.clear()
-        return b""
