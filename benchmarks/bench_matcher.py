@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from voicecoach import knowledge
-from voicecoach.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
-from voicecoach.matcher import Matcher
+from voicecoach.text import knowledge
+from voicecoach.text.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
+from voicecoach.text.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"

@@ -69,9 +69,9 @@ def synthesise(folder: Path, voices: list[str]) -> list[tuple[str, Path]]:
 
 def worker(engine: str, files: list[str], model: str | None) -> dict[str, object]:
     """Runs in the subprocess: load one engine, decode every file, report timings and transcripts."""
-    from voicecoach import knowledge
-    from voicecoach.audio import read_wav, samples_to_chunks
+    from voicecoach.audio.chunks import read_wav, samples_to_chunks
     from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
+    from voicecoach.text import knowledge
 
     domain = build_domain(knowledge.load())
     start = time.perf_counter()
@@ -151,7 +151,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.files, args.model)))
         return
-    from voicecoach.models import find_model
+    from voicecoach.recognizer.models import find_model
 
     model = args.model or (str(find_model()[0]) if find_model()[0] else None)
     with tempfile.TemporaryDirectory() as tmp:

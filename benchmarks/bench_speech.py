@@ -221,7 +221,7 @@ _KB: list[Any] = []
 
 def _kb() -> Any:
     if not _KB:
-        from voicecoach import knowledge
+        from voicecoach.text import knowledge
 
         _KB.append(knowledge.load())
     return _KB[0]
@@ -242,7 +242,7 @@ def _recognizer(engine: str, model: str | None) -> Any:
 
 
 def run_job(job: Job) -> Result:
-    from voicecoach.audio import wav_to_chunks
+    from voicecoach.audio.chunks import wav_to_chunks
 
     recognizer = _recognizer(job.engine, job.model)
     recognizer.reset()
@@ -250,8 +250,8 @@ def run_job(job: Job) -> Result:
     result = Result(job)
     rss_before = _rss_mb()
     if job.mode == "answer":
-        from voicecoach.dialogue import Dialogue
         from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
+        from voicecoach.text.dialogue import Dialogue
 
         chunks = list(wav_to_chunks(job.path, trailing_silence=TRAILING_SILENCE))
         transcripts = transcribe_chunks(recognizer, chunks)
@@ -277,8 +277,8 @@ def _rss_mb() -> float:
 
 def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) -> None:
     """Feed chunks to a real `Listener` (fresh Dialogue) with a simulated voice and a chunk-driven clock."""
-    from voicecoach.dialogue import Dialogue
-    from voicecoach.listen import Activation, Listener, ListenSettings, Turn
+    from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
+    from voicecoach.text.dialogue import Dialogue
 
     clock = FakeClock()
     voice = SimulatedVoice(clock)
@@ -417,7 +417,7 @@ class Engine:
 
 
 def find_engines(model: str | None) -> list[Engine]:
-    from voicecoach.models import find_model
+    from voicecoach.recognizer.models import find_model
 
     path, _why = find_model(model)
     vosk = Engine("vosk", str(path)) if path is not None else Engine("vosk", unavailable=NA_VOSK)
@@ -426,7 +426,7 @@ def find_engines(model: str | None) -> list[Engine]:
 
 def mix_noise(gym: ModuleType, speech: Path, noise: Path, offset: float, *, pad: bool) -> Path:
     """`gym_noise.py mix` at SNR_DB; with `pad`, the noise also runs NOISE_BEFORE s before and NOISE_AFTER s after."""
-    from voicecoach.audio import read_wav, write_wav
+    from voicecoach.audio.chunks import read_wav, write_wav
 
     name = f"{speech.stem}-snr{SNR_DB:g}{'-padded' if pad else ''}.wav"
     mixed = speech.with_name(name)
@@ -450,7 +450,7 @@ ALWAYS_GATED_SECONDS = 300.0
 
 def noise_excerpt(noise: Path, seconds: float) -> Path:
     """The first `seconds` of the gym noise as its own WAV (mixing offsets stay inside it)."""
-    from voicecoach.audio import read_wav, write_wav
+    from voicecoach.audio.chunks import read_wav, write_wav
 
     excerpt = noise.with_name(f"{noise.stem}-first{seconds:g}s.wav")
     if not excerpt.exists():
@@ -600,7 +600,7 @@ GATE_ON, GATE_OFF = 8.0, 2.0
 
 def gate_noise(noise: Path, workdir: Path) -> Path:
     """The gym noise with regular pauses, so the endpointer can close utterances (continuous babble never ends)."""
-    from voicecoach.audio import read_wav, write_wav
+    from voicecoach.audio.chunks import read_wav, write_wav
 
     gated = workdir / f"{noise.stem}-gated.wav"
     if not gated.exists():
@@ -703,7 +703,7 @@ def run_latency(
     header("5. end of question to first reply sound (voicecoach listen --json in a PulseAudio room)")
     conftest = _tests_module("conftest")
     e2e = _tests_module("test_end_to_end")
-    from voicecoach.audio import write_wav
+    from voicecoach.audio.chunks import write_wav
 
     files = [speaker.speak(PREFIX + text, VOICES[0]) for text, _ in questions]
     turns: list[dict[str, Any] | None] = []
@@ -781,7 +781,7 @@ def endpoint_silence_ms() -> float:
 def run_idle(noise: Path, seconds: float, workdir: Path, summary: Summary, engine: str) -> None:
     header("6. CPU and memory of `voicecoach listen` while idle-listening")
     e2e = _tests_module("test_end_to_end")
-    from voicecoach.audio import read_wav, write_wav
+    from voicecoach.audio.chunks import read_wav, write_wav
 
     clip = workdir / f"noise-{seconds:g}s.wav"
     write_wav(clip, read_wav(noise)[: int((seconds + 2) * 16_000)])
@@ -859,7 +859,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, parts: list[str], workdir: Path) -> None:
-    from voicecoach import knowledge
+    from voicecoach.text import knowledge
 
     kb = knowledge.load()
     topics = {t.id for t in kb.topics}

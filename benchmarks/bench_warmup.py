@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voicecoach.voice.base import SpeechClip, Voice, VoiceSettings
-from voicecoach.warmup import WarmupPlan
-from voicecoach.warmup_runner import WarmupRunner
+from voicecoach.warmup.plan import WarmupPlan
+from voicecoach.warmup.runner import WarmupRunner
 
 FULL_REST = 110.0
 """Seconds of rest that make the default squat routine last about ten minutes."""

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from voicecoach import knowledge
-from voicecoach.dialogue import Dialogue, State, opening_replies, respond
-from voicecoach.matcher import Matcher
+from voicecoach.text import knowledge
+from voicecoach.text.dialogue import Dialogue, State, opening_replies, respond
+from voicecoach.text.matcher import Matcher
 
 
 @pytest.fixture()

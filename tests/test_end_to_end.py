@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from conftest import RoomRecorder, sound_spans
 
-from voicecoach import knowledge
-from voicecoach.audio import read_wav, wav_to_chunks, write_wav
-from voicecoach.dialogue import Dialogue
+from voicecoach.audio.chunks import read_wav, wav_to_chunks, write_wav
 from voicecoach.recognizer import open_recognizer
 from voicecoach.recognizer.base import transcribe_chunks
+from voicecoach.text import knowledge
+from voicecoach.text.dialogue import Dialogue
 from voicecoach.voice import Pyttsx3Synthesizer, VoiceSettings, render_to_wav
 
 QUESTIONS = [

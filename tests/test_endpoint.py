@@ -3,7 +3,7 @@ test_recognizer_pocketsphinx.py through the engine)."""
 
 from __future__ import annotations
 
-from voicecoach.const import CHUNK_BYTES
+from voicecoach.audio.format import CHUNK_BYTES
 from voicecoach.recognizer import endpoint
 from voicecoach.recognizer.endpoint import (
     CLOSING_FRAMES,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach import knowledge
-from voicecoach.recognizer import grammar
+from voicecoach.text import domain as grammar
+from voicecoach.text import knowledge
 
 TOPICS = """
 [topic knee_pain_squat]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach import knowledge
 from voicecoach.errors import KnowledgeBaseError
-from voicecoach.kbcheck import problems
-from voicecoach.knowledge import TOPIC_IDS
+from voicecoach.text import knowledge
+from voicecoach.text.kbcheck import problems
+from voicecoach.text.knowledge import TOPIC_IDS
 
 GOOD_TOPIC = """\
 [topic knee_pain_squat]

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voicecoach import knowledge
-from voicecoach.audio import AudioChunk
+from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
+from voicecoach.audio.chunks import AudioChunk
 from voicecoach.commands import Command
-from voicecoach.dialogue import Dialogue
-from voicecoach.listen import Activation, Listener, ListenSettings, Turn
 from voicecoach.recognizer.base import Transcript, Word
+from voicecoach.text import knowledge
+from voicecoach.text.dialogue import Dialogue
 from voicecoach.voice.base import SpeechClip, SpeechListener, VoiceSettings
 
 SILENCE = AudioChunk(b"\0" * 960)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach import knowledge
-from voicecoach.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
-from voicecoach.matcher import UNKNOWN, Matcher
+from voicecoach.text import knowledge
+from voicecoach.text.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
+from voicecoach.text.matcher import UNKNOWN, Matcher
 
 DATA = Path(__file__).parent / "data"
 CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150" / "data_full.json"

@@ -15,8 +15,9 @@ from typing import ClassVar
 
 import pytest
 
-from voicecoach import cli_model, models
+from voicecoach.cli import model as cli_model
 from voicecoach.errors import AudioFileError, ModelError
+from voicecoach.recognizer import models
 
 MODEL_FILES = {"am/final.mdl": b"mdl", "conf/model.conf": b"--x", "graph/HCLr.fst": b"h", "graph/Gr.fst": b"g"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicecoach.normalize import MAX_CHARS, Normalizer, clean, stem
+from voicecoach.text.normalize import MAX_CHARS, Normalizer, clean, stem
 
 
 def test_recogniser_and_keyboard_forms_meet() -> None:

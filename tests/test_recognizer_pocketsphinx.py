@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicecoach import knowledge
-from voicecoach.audio import read_wav, samples_to_chunks, wav_to_chunks
+from voicecoach.audio.chunks import read_wav, samples_to_chunks, wav_to_chunks
 from voicecoach.recognizer import Recognizer, Transcript, build_domain, transcribe_chunks
-from voicecoach.recognizer.grammar import GARBAGE_SENTENCES, Domain
+from voicecoach.text import knowledge
+from voicecoach.text.domain import GARBAGE_SENTENCES, Domain
 
 pytest.importorskip("pocketsphinx", reason="pocketsphinx has no wheel for this platform (e.g. 32-bit Pi OS)")
 from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer, read_dictionary
@@ -146,8 +146,12 @@ def test_garbage_sentences_are_all_in_the_dictionary() -> None:
 
 
 def test_missing_words_are_reported() -> None:
-    domain = Domain(phrases=("my knees hurt",), commands=("stop",), words=frozenset({"my", "knees", "hurt",
-                    "stop", "zzyzxq"}), garbage=frozenset({"weather"}))
+    domain = Domain(
+        phrases=("my knees hurt",),
+        commands=("stop",),
+        words=frozenset({"my", "knees", "hurt", "stop", "zzyzxq"}),
+        garbage=frozenset({"weather"}),
+    )
     recognizer = PocketSphinxRecognizer(domain)
     assert recognizer.missing_words == frozenset({"zzyzxq"})
 
@@ -159,7 +163,7 @@ def test_speech_that_never_pauses_is_cut_and_steady_noise_is_not_speech(
     steady noise is learnt as the room's floor, so it ends the utterance it opened and opens no more."""
     import numpy as np
 
-    from voicecoach.audio import read_wav, samples_to_chunks
+    from voicecoach.audio.chunks import read_wav, samples_to_chunks
     from voicecoach.recognizer.pocketsphinx_engine import MAX_UTTERANCE_SECONDS
 
     said = read_wav(speak("my knees hurt after squats and on the leg press and after running on the treadmill"))

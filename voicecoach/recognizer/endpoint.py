@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..const import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
 
 FRAME_SECONDS = CHUNK_BYTES / 2 / SAMPLE_RATE
 START_WINDOW = 10
@@ -38,7 +38,7 @@ SHORT_CLOSING_FRAMES = 20
 loses the wake word's context (measured: "coach" heard alone as "think so")."""
 QUIET_RATIO = 0.02
 """A frame quieter than this fraction of the loudest recent speech frame (RMS, -34 dB) is silence."""
-PEAK_DECAY = 0.5 ** FRAME_SECONDS
+PEAK_DECAY = 0.5**FRAME_SECONDS
 """Between utterances "the loudest recent speech" halves every second: the fading tail of the last
 utterance must not start a new one (it did: empty extra utterances), a new question seconds later must."""
 NOISE_MARGIN = 3.0

@@ -21,12 +21,12 @@ from typing import Literal
 import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
-from ..audio import AudioChunk
-from ..const import CHUNK_BYTES, SAMPLE_RATE
-from ..errors import ModelError
-from . import grammar
-from .base import Transcript, Word, mean_confidence
-from .endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
+from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.errors import ModelError
+from voicecoach.recognizer.base import Transcript, Word, mean_confidence
+from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
+from voicecoach.text import domain as grammar
 
 Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100

@@ -17,12 +17,12 @@ from typing import Any
 
 import vosk
 
-from ..audio import AudioChunk
-from ..const import SAMPLE_RATE
-from ..errors import ModelError
-from ..models import check_model_folder, supports_grammar
-from . import grammar
-from .base import Transcript, Word, mean_confidence
+from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.format import SAMPLE_RATE
+from voicecoach.errors import ModelError
+from voicecoach.recognizer.base import Transcript, Word, mean_confidence
+from voicecoach.recognizer.models import check_model_folder, supports_grammar
+from voicecoach.text import domain as grammar
 
 
 @contextlib.contextmanager

@@ -4,10 +4,10 @@ Importing this package is cheap: pyttsx3, sounddevice and numpy load on first us
 `voicecoach ask` starts fast on a Pi.
 """
 
-from .base import MAX_RATE, MIN_RATE, SpeechClip, SpeechListener, Synthesizer, Voice, VoiceSettings
-from .espeak import ESPEAK_RATE, Pyttsx3Synthesizer, VoiceInfo, list_voices
-from .player import DeviceSpec, Player, find_output_device, output_devices, resample
-from .speaker import STDOUT, PrintedVoice, SpokenVoice, open_voice, render_to_wav, warn_no_sound
+from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, SpeechListener, Synthesizer, Voice, VoiceSettings
+from voicecoach.voice.espeak import ESPEAK_RATE, Pyttsx3Synthesizer, VoiceInfo, list_voices
+from voicecoach.voice.player import DeviceSpec, Player, find_output_device, output_devices, resample
+from voicecoach.voice.speaker import STDOUT, PrintedVoice, SpokenVoice, open_voice, render_to_wav, warn_no_sound
 
 __all__ = [
     "ESPEAK_RATE",

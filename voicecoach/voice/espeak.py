@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import SynthesisError
-from .base import SpeechClip, VoiceSettings
+from voicecoach.errors import SynthesisError
+from voicecoach.voice.base import SpeechClip, VoiceSettings
 
 ESPEAK_RATE = 22_050
 """Hertz: what pyttsx3's espeak driver writes."""

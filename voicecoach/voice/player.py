@@ -17,9 +17,9 @@ import time
 import weakref
 from typing import Any
 
-from ..errors import AudioDeviceError
-from ..portaudio import portaudio
-from .base import SpeechClip, SpeechListener
+from voicecoach.audio.devices import portaudio
+from voicecoach.errors import AudioDeviceError
+from voicecoach.voice.base import SpeechClip, SpeechListener
 
 BLOCK_SECONDS = 0.02
 """Seconds of audio per callback block: the granularity of `stop()` and of volume changes."""

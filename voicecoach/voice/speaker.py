@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from ..commands import Command
-from ..errors import AudioDeviceError, SynthesisError, VoicecoachError
-from .base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
-from .espeak import Pyttsx3Synthesizer
-from .player import DeviceSpec, Player
+from voicecoach.commands import Command
+from voicecoach.errors import AudioDeviceError, SynthesisError, VoicecoachError
+from voicecoach.voice.base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
+from voicecoach.voice.espeak import Pyttsx3Synthesizer
+from voicecoach.voice.player import DeviceSpec, Player
 
 
 class _Default(enum.Enum):
@@ -263,7 +263,7 @@ def render_to_wav(
     synthesizer: Synthesizer | None = None,
 ) -> SpeechClip:
     """Write the spoken reply to a WAV file (`voicecoach ask --out`); unwritable -> `AudioFileError`."""
-    from ..audio import write_wav  # numpy: keep it out of `voicecoach ask` start-up
+    from voicecoach.audio.chunks import write_wav  # numpy: keep it out of `voicecoach ask` start-up
 
     clip = (synthesizer or Pyttsx3Synthesizer()).render(text, settings or VoiceSettings())
     write_wav(path, clip.audio, clip.rate)

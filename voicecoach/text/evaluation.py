@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .matcher import Matcher
+from voicecoach.text.matcher import Matcher
 
 CLINC_COMMANDS: dict[str, frozenset[str]] = {
     "repeat": frozenset({"repeat"}),

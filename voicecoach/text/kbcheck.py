@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .knowledge import TOPIC_IDS, KnowledgeBase
-from .matcher import Matcher
+from voicecoach.text.knowledge import TOPIC_IDS, KnowledgeBase
+from voicecoach.text.matcher import Matcher
 
 WORDS_PER_MINUTE = 165
 MAX_FIRST_ANSWER_SECONDS = 15.0

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from . import __version__
-from .errors import VoicecoachError
+from voicecoach import __version__
+from voicecoach.cli import listen, model, warmup
+from voicecoach.errors import VoicecoachError
 
 MAX_LINE_BYTES = 64 * 1024
 """Longer stdin lines are cut before decoding: a 100 kB line costs nothing and loses nothing after it."""
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=run_kb_check)
     kb.set_defaults(func=lambda _args: _usage(kb))
 
-    for module in _feature_modules():
+    for module in (warmup, model, listen):
         module.register(sub)
     return parser
 
@@ -71,18 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
-
-
-def _feature_modules() -> Iterator[Any]:
-    """Subcommands that live with their feature (warm-up, speech in, models)."""
-    import importlib
-
-    for name in ("cli_warmup", "cli_model", "cli_listen"):
-        try:
-            yield importlib.import_module(f"voicecoach.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"voicecoach.{name}":
-                raise
 
 
 def _add_kb(parser: argparse.ArgumentParser) -> None:
@@ -102,8 +91,8 @@ def stdin_lines(stream: BinaryIO) -> Iterator[str]:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from . import knowledge
-    from .dialogue import Dialogue
+    from voicecoach.text import knowledge
+    from voicecoach.text.dialogue import Dialogue
 
     dialogue = Dialogue(knowledge.load(args.kb))
     if args.text == ["-"]:
@@ -115,7 +104,7 @@ def run_ask(args: argparse.Namespace) -> int:
         return 0
     reply = dialogue.turn(" ".join(args.text))
     if args.out:
-        from .voice import render_to_wav
+        from voicecoach.voice import render_to_wav
 
         render_to_wav(reply.say or "Okay.", args.out)
     _emit(reply, args.json, _speaker(args))
@@ -125,7 +114,7 @@ def run_ask(args: argparse.Namespace) -> int:
 def _speaker(args: argparse.Namespace) -> Any:
     if not args.speak:
         return None
-    from .voice import open_voice
+    from voicecoach.voice import open_voice
 
     return open_voice(out=None)  # the reply is printed already
 
@@ -147,7 +136,7 @@ def _emit(reply: Any, as_json: bool, voice: Any) -> None:
 
 
 def run_topics(args: argparse.Namespace) -> int:
-    from . import knowledge
+    from voicecoach.text import knowledge
 
     kb = knowledge.load(args.kb)
     for topic in kb.topics:
@@ -163,8 +152,8 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_kb_check(args: argparse.Namespace) -> int:
-    from . import knowledge
-    from .kbcheck import problems
+    from voicecoach.text import knowledge
+    from voicecoach.text.kbcheck import problems
 
     kb = knowledge.load(args.path)
     found = problems(kb)

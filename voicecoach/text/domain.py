@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..commands import Command
-from ..knowledge import KnowledgeBase
-from . import chatter
+from voicecoach.commands import Command
+from voicecoach.text import chatter
+from voicecoach.text.knowledge import KnowledgeBase
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 

@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from .knowledge import KnowledgeBase
-from .normalize import Normalizer, contains_phrase, stem
+from voicecoach.text.knowledge import KnowledgeBase
+from voicecoach.text.normalize import Normalizer, contains_phrase, stem
 
 UNKNOWN = "unknown"
 RED_FLAG = "knee_pain_red_flag"

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .audio import AudioChunk
-from .commands import Command, CommandHandler
-from .dialogue import LISTENING, Dialogue, Reply
-from .matcher import UNKNOWN
-from .recognizer.base import Recognizer, Transcript
-from .voice.base import Voice
+from voicecoach.audio.chunks import AudioChunk
+from voicecoach.commands import Command, CommandHandler
+from voicecoach.recognizer.base import Recognizer, Transcript
+from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
+from voicecoach.text.matcher import UNKNOWN
+from voicecoach.voice.base import Voice
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
 """Words that may interrupt the coach mid-sentence (heard in partial results, so it reacts early)."""

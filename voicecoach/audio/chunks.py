@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .const import CHANNELS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
-from .errors import AudioFileError
+from voicecoach.audio.format import CHANNELS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+from voicecoach.errors import AudioFileError
 
 
 @dataclass(frozen=True)

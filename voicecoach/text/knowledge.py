@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import KnowledgeBaseError
+from voicecoach.errors import KnowledgeBaseError
 
 TOPIC_IDS = (
     "knee_pain_squat",
@@ -140,7 +140,7 @@ def default_path() -> Path:
     packaged = Path(str(resources.files("voicecoach"))) / "intents"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "intents"
+    return Path(__file__).resolve().parents[2] / "intents"
 
 
 def load(path: str | Path | None = None) -> KnowledgeBase:

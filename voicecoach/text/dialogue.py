@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .commands import Command
-from .knowledge import KnowledgeBase, Topic
-from .matcher import KNEE_WORDS, UNKNOWN, Match, Matcher
+from voicecoach.commands import Command
+from voicecoach.text.knowledge import KnowledgeBase, Topic
+from voicecoach.text.matcher import KNEE_WORDS, UNKNOWN, Match, Matcher
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for example: my knees hurt after squats."
 NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."

@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any
 
-from .errors import UsageError
+from voicecoach.errors import UsageError
 
 
 def register(sub: Any) -> None:
@@ -52,7 +52,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _voice_settings(args: argparse.Namespace) -> Any:
-    from .voice import MAX_RATE, MIN_RATE, VoiceSettings
+    from voicecoach.voice import MAX_RATE, MIN_RATE, VoiceSettings
 
     settings = VoiceSettings()
     if args.rate is not None:
@@ -69,11 +69,11 @@ def _voice_settings(args: argparse.Namespace) -> Any:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    from . import knowledge
-    from .audio import wav_to_chunks
-    from .dialogue import Dialogue
-    from .recognizer import open_recognizer
-    from .recognizer.base import heard_and_sure, transcribe_chunks
+    from voicecoach.audio.chunks import wav_to_chunks
+    from voicecoach.recognizer import open_recognizer
+    from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
+    from voicecoach.text import knowledge
+    from voicecoach.text.dialogue import Dialogue
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(args.kb)
@@ -82,7 +82,7 @@ def run_answer(args: argparse.Namespace) -> int:
     heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
     reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
     if args.out:
-        from .voice import render_to_wav
+        from voicecoach.voice import render_to_wav
 
         render_to_wav(reply.say or "Okay.", args.out, _voice_settings(args))
     if args.json:
@@ -101,11 +101,11 @@ def run_answer(args: argparse.Namespace) -> int:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from . import knowledge
-    from .dialogue import Dialogue, opening_replies
-    from .listen import Activation, Listener, ListenSettings
-    from .recognizer import open_recognizer
-    from .voice import open_voice
+    from voicecoach.app.listener import Activation, Listener, ListenSettings
+    from voicecoach.recognizer import open_recognizer
+    from voicecoach.text import knowledge
+    from voicecoach.text.dialogue import Dialogue, opening_replies
+    from voicecoach.voice import open_voice
 
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
@@ -147,8 +147,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
 
 def _listen_on_microphone(args: argparse.Namespace, listener: Any, settings: Any) -> int:
-    from .listen import Activation
-    from .mic import Microphone
+    from voicecoach.app.listener import Activation
+    from voicecoach.audio.microphone import Microphone
 
     with Microphone(args.input) as mic:
         how = {
@@ -174,9 +174,9 @@ def _enter_presses(listener: Any) -> None:
 
 def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
     """The warm-up runs beside the loop; spoken pause/resume/skip/stop reach it as the same Command objects."""
-    from .voice import Pyttsx3Synthesizer
-    from .warmup import WarmupPlan
-    from .warmup_runner import WarmupRunner
+    from voicecoach.voice import Pyttsx3Synthesizer
+    from voicecoach.warmup.plan import WarmupPlan
+    from voicecoach.warmup.runner import WarmupRunner
 
     plan = WarmupPlan.make("squats")
     topic = plan.exercise.topic
@@ -194,7 +194,7 @@ def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from .portaudio import portaudio
+    from voicecoach.audio.devices import portaudio
 
     sd = portaudio()
     devices = sd.query_devices()

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AudioChunk, to_mono_16k
-from .const import CHUNK_BYTES, SAMPLE_RATE
-from .errors import AudioDeviceError
-from .portaudio import portaudio
+from voicecoach.audio.chunks import AudioChunk, to_mono_16k
+from voicecoach.audio.devices import portaudio
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.errors import AudioDeviceError
 
 STALL_SECONDS = 3.0
 """No audio for this long on an open stream means the device went away."""
@@ -167,4 +167,3 @@ class Microphone:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

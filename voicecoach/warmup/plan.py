@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .errors import UsageError
+from voicecoach.errors import UsageError
 
 MIN_PHASE, MAX_PHASE = 1.0, 20.0
 """Seconds allowed for the lowering and lifting phases (the pause may be 0)."""

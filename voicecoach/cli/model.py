@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import models
+from voicecoach.recognizer import models
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +53,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
-    from .recognizer import describe_choice
+    from voicecoach.recognizer import describe_choice
 
     print(describe_choice(getattr(args, "model", None)))
     print(f"models folder: {models.data_dir()}")
@@ -61,9 +61,9 @@ def run_path(args: argparse.Namespace) -> int:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
-    from . import knowledge
-    from .audio import wav_to_chunks
-    from .recognizer import open_recognizer, transcribe_chunks
+    from voicecoach.audio.chunks import wav_to_chunks
+    from voicecoach.recognizer import open_recognizer, transcribe_chunks
+    from voicecoach.text import knowledge
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=0.6))  # read first: a bad WAV fails before model load
     recognizer = open_recognizer(knowledge.load(args.intents), getattr(args, "model", None))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import AudioDeviceError
+from voicecoach.errors import AudioDeviceError
 
 PULSE_LATENCY_MSEC = "60"
 """Buffer asked of PulseAudio by ALSA's pulse plugin (PortAudio's route to PulseAudio)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TextIO
 
-from .errors import ModelError
+from voicecoach.errors import ModelError
 
 ENV_MODEL = "VOICECOACH_MODEL"
 REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")

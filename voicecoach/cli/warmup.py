@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from .commands import KEY_HELP, Command, command_from_key
-from .errors import AudioFileError, KnowledgeBaseError, UsageError
-from .voice.base import MAX_RATE, MIN_RATE, SpeechClip, Synthesizer, VoiceSettings
-from .warmup import EXERCISES, WarmupEvent, WarmupPlan, build_timeline, format_event
+from voicecoach.commands import KEY_HELP, Command, command_from_key
+from voicecoach.errors import AudioFileError, KnowledgeBaseError, UsageError
+from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, Synthesizer, VoiceSettings
+from voicecoach.warmup.plan import EXERCISES, WarmupEvent, WarmupPlan, build_timeline, format_event
 
 HELP = (
     """Runs the knee warm-up aloud: announces each set, counts every rep with a tempo, drops in form cues,
@@ -95,7 +95,7 @@ def plan_from_args(args: argparse.Namespace, rate: int) -> WarmupPlan:
 
 def load_cues(plan: WarmupPlan) -> tuple[str, ...]:
     """The exercise's form cues from the knowledge base; the article's built-in cues if it cannot be read."""
-    from . import knowledge
+    from voicecoach.text import knowledge
 
     try:
         return knowledge.load().topic(plan.exercise.topic).cues
@@ -129,11 +129,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_timeline(timeline, as_json=args.json)
         return 0
-    from .voice.espeak import Pyttsx3Synthesizer
+    from voicecoach.voice.espeak import Pyttsx3Synthesizer
 
     synth = Pyttsx3Synthesizer(cache_size=256)
     if args.out:
-        from .warmup_runner import render_warmup_wav
+        from voicecoach.warmup.runner import render_warmup_wav
 
         for issue in render_warmup_wav(timeline, synth, settings, args.out):
             print(f"voicecoach: overlap at {issue}", file=sys.stderr)
@@ -151,8 +151,8 @@ def print_timeline(timeline: list[WarmupEvent], *, as_json: bool, out: TextIO | 
 def _run_aloud(
     plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: str | None
 ) -> int:
-    from .voice import open_voice
-    from .warmup_runner import WarmupRunner
+    from voicecoach.voice import open_voice
+    from voicecoach.warmup.runner import WarmupRunner
 
     # The runner prints each event itself; a voice without sound must not print it twice.
     voice = open_voice(device, settings, out=None, synthesizer=synth)

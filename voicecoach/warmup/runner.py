@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .commands import Command
-from .voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
-from .warmup import GAP, TEMPO_STEP, WarmupEvent, WarmupPlan, build_timeline, replan, vocabulary
+from voicecoach.commands import Command
+from voicecoach.voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
+from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupEvent, WarmupPlan, build_timeline, replan, vocabulary
 
 
 class Clock(Protocol):
@@ -248,8 +248,8 @@ def render_warmup_wav(
     """Mix the whole routine into one 16 kHz WAV, each clip at its `t`; returns the overlaps found."""
     import numpy as np
 
-    from .audio import to_mono_16k, write_wav
-    from .const import SAMPLE_RATE
+    from voicecoach.audio.chunks import to_mono_16k, write_wav
+    from voicecoach.audio.format import SAMPLE_RATE
 
     clips = render_clips((e.say for e in timeline), synth, settings)
     audio = {text: to_mono_16k(np.frombuffer(c.audio, "<i2"), c.rate) for text, c in clips.items()}

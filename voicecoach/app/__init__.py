@@ -1,0 +1,1 @@
+"""The live coach: the listening loop and the session that owns recogniser, voice and warm-up."""

@@ -1,0 +1,1 @@
+"""The counted warm-up: plan, timeline, runner and rendering."""
