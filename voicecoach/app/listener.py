@@ -71,11 +71,8 @@ class Turn:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            **self.reply.as_json(),
             "heard": self.heard,
-            "intent": self.reply.intent,
-            "say": self.reply.say,
-            "topic": self.reply.topic,
-            "confidence": self.reply.confidence,
             "engine": self.engine,
             "start": self.start,
             "end": self.end,

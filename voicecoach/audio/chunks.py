@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from voicecoach.audio.format import CHANNELS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioFileError
 
 
@@ -44,15 +45,11 @@ class AudioChunk:
 
 
 def to_mono_16k(samples: np.ndarray, rate: int, channels: int = 1) -> np.ndarray:
-    """Mix down to mono and resample (linear interpolation is plenty for speech recognition)."""
+    """Mix down to mono and resample to the recognisers' rate."""
     data: np.ndarray = samples.astype(np.float64)
     if channels > 1:
         data = data.reshape(-1, channels).mean(axis=1)
-    if rate != SAMPLE_RATE and len(data):
-        duration = len(data) / rate
-        target = np.arange(0, int(duration * SAMPLE_RATE)) / SAMPLE_RATE
-        data = np.interp(target, np.arange(len(data)) / rate, data)
-    return np.clip(np.round(data), -32768, 32767).astype("<i2")
+    return resample(data, rate, SAMPLE_RATE)
 
 
 def read_wav(path: str | Path) -> np.ndarray:

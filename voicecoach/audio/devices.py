@@ -1,4 +1,4 @@
-"""PortAudio (through sounddevice), loaded one way for microphone, speaker and `voicecoach devices`.
+"""Sound devices through PortAudio (sounddevice): loaded one way, listed one way, found one way.
 
 A module of its own so that importing it costs nothing: `voicecoach ask` must start fast.
 """
@@ -6,12 +6,23 @@ A module of its own so that importing it costs nothing: `voicecoach ask` must st
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from voicecoach.errors import AudioDeviceError
 
 PULSE_LATENCY_MSEC = "60"
 """Buffer asked of PulseAudio by ALSA's pulse plugin (PortAudio's route to PulseAudio)."""
+
+Direction = Literal["input", "output"]
+DeviceSpec = int | str | None
+"""A device as the user names it: PortAudio index, a part of its name, or None for the default."""
+
+_FIX = {
+    "input": "plug a microphone in or pass --input (see `voicecoach devices`)",
+    "output": "start the sound server or pass --output (see `voicecoach devices`)",
+}
+_WHAT = {"input": "microphone", "output": "sound output device"}
 
 
 def portaudio() -> Any:
@@ -27,3 +38,68 @@ def portaudio() -> Any:
     except (ImportError, OSError) as err:  # OSError: the package is there but libportaudio2 is not
         raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
     return sounddevice
+
+
+@dataclass(frozen=True)
+class Device:
+    """One PortAudio device."""
+
+    index: int
+    name: str
+    inputs: int
+    """Input channels (0: cannot record)."""
+    outputs: int
+    """Output channels (0: cannot play)."""
+    default_rate: float
+    """Hertz the device runs at natively."""
+    default_input: bool = False
+    default_output: bool = False
+
+    def channels(self, direction: Direction) -> int:
+        return self.inputs if direction == "input" else self.outputs
+
+
+def list_devices() -> list[Device]:
+    """Every device PortAudio knows, with which are the defaults."""
+    sd = portaudio()
+    default_in, default_out = sd.default.device
+    return [
+        Device(
+            index,
+            str(info["name"]),
+            int(info["max_input_channels"]),
+            int(info["max_output_channels"]),
+            float(info["default_samplerate"]),
+            index == default_in,
+            index == default_out,
+        )
+        for index, info in enumerate(sd.query_devices())
+    ]
+
+
+def rescan() -> None:
+    """PortAudio lists devices once per initialisation: start it again to see a device plugged back in."""
+    sd = portaudio()
+    sd._terminate()
+    sd._initialize()
+
+
+def find_device(spec: DeviceSpec, direction: Direction) -> Device:
+    """The device for `spec` (index, part of its name, or None for the default) that can record or play.
+
+    Raises `AudioDeviceError` naming the devices that exist when nothing matches.
+    """
+    usable = [d for d in list_devices() if d.channels(direction) > 0]
+    if not usable:
+        raise AudioDeviceError(f"no {_WHAT[direction]} found; {_FIX[direction]}")
+    found: Device | None
+    if spec is None or spec == "":
+        found = next((d for d in usable if (d.default_input if direction == "input" else d.default_output)), usable[0])
+    elif isinstance(spec, int) or spec.isdigit():
+        found = next((d for d in usable if d.index == int(spec)), None)
+    else:
+        found = next((d for d in usable if spec.lower() in d.name.lower()), None)
+    if found is None:
+        names = ", ".join(f"{d.index}: {d.name}" for d in usable)
+        raise AudioDeviceError(f"no {_WHAT[direction]} matches {spec!r} (there are: {names}); {_FIX[direction]}")
+    return found

@@ -11,14 +11,14 @@ import queue
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from voicecoach.audio.chunks import AudioChunk, to_mono_16k
-from voicecoach.audio.devices import portaudio
+from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.devices import DeviceSpec, find_device, portaudio, rescan
 from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioDeviceError
 
 STALL_SECONDS = 3.0
@@ -26,47 +26,11 @@ STALL_SECONDS = 3.0
 REOPEN_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
-@dataclass(frozen=True)
-class InputDevice:
-    index: int
-    name: str
-    channels: int
-    default_rate: float
-
-
-def input_devices() -> list[InputDevice]:
-    sd = portaudio()
-    return [
-        InputDevice(i, d["name"], d["max_input_channels"], d["default_samplerate"])
-        for i, d in enumerate(sd.query_devices())
-        if d["max_input_channels"] > 0
-    ]
-
-
-def find_input_device(spec: str | int | None) -> InputDevice:
-    """A device by index, by (part of) its name, or the default input."""
-    devices = input_devices()
-    if not devices:
-        raise AudioDeviceError("no microphone found; plug one in (see `voicecoach devices`)")
-    if spec is None or spec == "":
-        sd = portaudio()
-        default = sd.default.device[0]
-        return next((d for d in devices if d.index == default), devices[0])
-    if isinstance(spec, int) or str(spec).isdigit():
-        found = next((d for d in devices if d.index == int(spec)), None)
-    else:
-        found = next((d for d in devices if str(spec).lower() in d.name.lower()), None)
-    if found is None:
-        names = ", ".join(f"{d.index}: {d.name}" for d in devices)
-        raise AudioDeviceError(f"no input device matches {spec!r}; choose one of: {names}")
-    return found
-
-
 class Microphone:
     """An always-open input stream; iterate over it for 30 ms chunks at 16 kHz, timestamped from open."""
 
-    def __init__(self, device: str | int | None = None, *, log: Any = sys.stderr) -> None:
-        self.device = find_input_device(device)
+    def __init__(self, device: DeviceSpec = None, *, log: Any = sys.stderr) -> None:
+        self.device = find_device(device, "input")
         self.overflows = 0
         self.reopens = 0
         self._log = log
@@ -119,7 +83,7 @@ class Microphone:
                 self._reopen(f"no audio for {STALL_SECONDS:.0f} s")
                 continue
             if self._rate != SAMPLE_RATE:
-                data = to_mono_16k(np.frombuffer(data, "<i2"), self._rate).tobytes()
+                data = resample(np.frombuffer(data, "<i2"), self._rate, SAMPLE_RATE).tobytes()
             pending += data
             while len(pending) >= CHUNK_BYTES:
                 chunk, pending = pending[:CHUNK_BYTES], pending[CHUNK_BYTES:]
@@ -137,10 +101,8 @@ class Microphone:
             if self._closed.wait(delay):
                 return
             try:
-                sd = portaudio()
-                sd._terminate()  # PortAudio lists devices once per initialisation: rescan for the replug
-                sd._initialize()
-                self.device = find_input_device(self.device.name)
+                rescan()  # for the replug
+                self.device = find_device(self.device.name, "input")
                 self._open()
             except AudioDeviceError as err:
                 print(f"voicecoach: still no microphone ({err}); retrying", file=self._log)

@@ -74,10 +74,11 @@ def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
+    from voicecoach.text.domain import build_domain
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(args.kb)
-    recognizer = open_recognizer(kb, args.model)
+    recognizer = open_recognizer(build_domain(kb), args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
     reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
@@ -86,15 +87,7 @@ def run_answer(args: argparse.Namespace) -> int:
 
         render_to_wav(reply.say or "Okay.", args.out, _voice_settings(args))
     if args.json:
-        record = {
-            "heard": heard,
-            "intent": reply.intent,
-            "confidence": reply.confidence,
-            "say": reply.say,
-            "topic": reply.topic,
-            "engine": recognizer.name,
-        }
-        print(json.dumps(record))
+        print(json.dumps({**reply.as_json(), "engine": recognizer.name}))
     else:
         print(reply.say)
     return 0
@@ -105,10 +98,11 @@ def run_listen(args: argparse.Namespace) -> int:
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue, opening_replies
+    from voicecoach.text.domain import build_domain
     from voicecoach.voice import open_voice
 
     kb = knowledge.load(args.kb)
-    recognizer = open_recognizer(kb, args.model)
+    recognizer = open_recognizer(build_domain(kb), args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     voice = open_voice(args.output, _voice_settings(args), out=None if args.json else sys.stdout)
     settings = ListenSettings(
@@ -194,19 +188,16 @@ def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from voicecoach.audio.devices import portaudio
+    from voicecoach.audio.devices import list_devices
 
-    sd = portaudio()
-    devices = sd.query_devices()
-    if not len(devices):
+    devices = list_devices()
+    if not devices:
         print("no sound devices found")
-        return 0
-    default_in, default_out = sd.default.device
-    for index, device in enumerate(devices):
+    for device in devices:
         kinds = []
-        if device["max_input_channels"]:
-            kinds.append("in" + ("*" if index == default_in else ""))
-        if device["max_output_channels"]:
-            kinds.append("out" + ("*" if index == default_out else ""))
-        print(f"{index:3}  {'/'.join(kinds):8} {device['name']} ({device['default_samplerate']:.0f} Hz)")
+        if device.inputs:
+            kinds.append("in" + ("*" if device.default_input else ""))
+        if device.outputs:
+            kinds.append("out" + ("*" if device.default_output else ""))
+        print(f"{device.index:3}  {'/'.join(kinds):8} {device.name} ({device.default_rate:.0f} Hz)")
     return 0

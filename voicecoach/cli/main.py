@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from voicecoach import __version__
-from voicecoach.cli import listen, model, warmup
+from voicecoach.cli import config, listen, log, model, service, warmup
 from voicecoach.errors import VoicecoachError
 
 MAX_LINE_BYTES = 64 * 1024
 """Longer stdin lines are cut before decoding: a 100 kB line costs nothing and loses nothing after it."""
-HEARD_ECHO_CHARS = 300
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=run_kb_check)
     kb.set_defaults(func=lambda _args: _usage(kb))
 
-    for module in (warmup, model, listen):
+    for module in (warmup, listen, model, config, service, log):
         module.register(sub)
     return parser
 
@@ -121,14 +120,7 @@ def _speaker(args: argparse.Namespace) -> Any:
 
 def _emit(reply: Any, as_json: bool, voice: Any) -> None:
     if as_json:
-        record = {
-            "heard": reply.heard[:HEARD_ECHO_CHARS],
-            "intent": reply.intent,
-            "confidence": reply.confidence,
-            "say": reply.say,
-            "topic": reply.topic,
-        }
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        print(json.dumps(reply.as_json(), ensure_ascii=False), flush=True)
     else:
         print(reply.say, flush=True)
     if voice is not None and reply.say:

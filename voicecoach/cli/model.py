@@ -1,7 +1,6 @@
 """`voicecoach model download|path` and `voicecoach transcribe FILE.wav`.
 
-The lead's `cli.py` calls `register(subparsers)` and then `args.func(args)`; errors are raised as
-`voicecoach.errors` exceptions and printed there as one line with their exit status.
+Errors are raised as `voicecoach.errors` exceptions; `cli.main` prints them as one line with their exit status.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     transcribe = subparsers.add_parser("transcribe", help="print what the recogniser hears in a WAV file")
     transcribe.add_argument("wav", metavar="FILE.wav")
     transcribe.add_argument("--words", action="store_true", help="also print each word's time and confidence")
-    transcribe.add_argument("--intents", metavar="PATH", help="knowledge-base folder or file (default: shipped)")
+    transcribe.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
     _add_model_option(transcribe)
     transcribe.set_defaults(func=run_transcribe)
 
@@ -64,9 +63,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
     from voicecoach.recognizer import open_recognizer, transcribe_chunks
     from voicecoach.text import knowledge
+    from voicecoach.text.domain import build_domain
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=0.6))  # read first: a bad WAV fails before model load
-    recognizer = open_recognizer(knowledge.load(args.intents), getattr(args, "model", None))
+    recognizer = open_recognizer(build_domain(knowledge.load(args.kb)), getattr(args, "model", None))
     print(recognizer.description, file=sys.stderr)
     if recognizer.missing_words:
         print(

@@ -17,7 +17,8 @@ from typing import TextIO
 from voicecoach.commands import KEY_HELP, Command, command_from_key
 from voicecoach.errors import AudioFileError, KnowledgeBaseError, UsageError
 from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, Synthesizer, VoiceSettings
-from voicecoach.warmup.plan import EXERCISES, WarmupEvent, WarmupPlan, build_timeline, format_event
+from voicecoach.warmup.plan import EXERCISES, WarmupPlan
+from voicecoach.warmup.timeline import WarmupEvent, build_timeline, format_event
 
 HELP = (
     """Runs the knee warm-up aloud: announces each set, counts every rep with a tempo, drops in form cues,
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object per event")
     parser.add_argument("--out", metavar="WAV", help="render the whole routine, timing kept, into one WAV file")
     parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
-    parser.add_argument("--rate", help="speech rate in words per minute (default 165)")
+    parser.add_argument("--rate", help=f"speech rate in words per minute (default {VoiceSettings.rate})")
     parser.add_argument("--volume", help="0.1-1.0 (default 1.0)")
     parser.add_argument("--device", help="output device: PortAudio index or part of its name")
     parser.set_defaults(func=run)

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Recognizer, Transcript, Word, transcribe_chunks
-from voicecoach.text.domain import Domain, build_domain
-from voicecoach.text.knowledge import KnowledgeBase
+from voicecoach.text.domain import Domain
 
 if TYPE_CHECKING:
     from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
@@ -24,7 +23,6 @@ __all__ = [
     "Transcript",
     "VoskRecognizer",
     "Word",
-    "build_domain",
     "describe_choice",
     "open_recognizer",
     "transcribe_chunks",
@@ -56,15 +54,14 @@ def describe_choice(model: str | Path | None = None) -> str:
     )
 
 
-def open_recognizer(kb: KnowledgeBase, model: str | Path | None = None) -> Recognizer:
-    """The recogniser for this knowledge base.
+def open_recognizer(domain: Domain, model: str | Path | None = None) -> Recognizer:
+    """The recogniser for this domain (`voicecoach.text.domain.build_domain` makes it from a knowledge base).
 
     An explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a `ModelError`, never a
     silent fallback); else an installed Vosk English model -> Vosk; else the bundled PocketSphinx.
     """
     from voicecoach.recognizer.models import find_model
 
-    domain = build_domain(kb)
     path, why = find_model(model)
     if path is not None:
         try:

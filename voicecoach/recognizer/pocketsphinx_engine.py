@@ -2,13 +2,10 @@
 
 Free-form, this model gets ~79% of espeak-ng words wrong; restricted to the domain it is usable. The
 decoder gets a dictionary of only the domain and garbage words (cuts memory from ~120 MB to ~30 MB) and
-one of two searches, both generated from the knowledge base (see `grammar`):
-
-- "lm" (default): a trigram model of thousands of generated domain phrasings plus off-topic sentences;
-- "jsgf": a weighted loop of whole phrases, single domain words and garbage words.
-
-`benchmarks/bench_recognizers.py` measures both; the n-gram won (see its docstring). A third, tiny
-search ("commands") holds only command phrasings for the warm-up.
+a trigram model of thousands of generated domain phrasings plus off-topic sentences (see
+`language_model`). A JSGF loop over the same phrases and words was measured too and never finished
+within 600 s on 21 questions, so it is gone. A second, tiny search ("commands") holds only command
+phrasings for the warm-up.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
@@ -26,9 +22,9 @@ from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
 from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
-from voicecoach.text import domain as grammar
+from voicecoach.recognizer.language_model import lm_corpus
+from voicecoach.text.domain import Domain
 
-Search = Literal["lm", "jsgf"]
 FRAMES_PER_SECOND = 100
 """PocketSphinx's feature frame rate (its `frate`): segment frames to seconds."""
 FWDFLAT = False
@@ -67,9 +63,8 @@ class PocketSphinxRecognizer:
 
     name = "pocketsphinx"
 
-    def __init__(self, domain: grammar.Domain, *, search: Search = "lm", hmm: Path | None = None) -> None:
+    def __init__(self, domain: Domain, *, hmm: Path | None = None) -> None:
         self.domain = domain
-        self.search = search
         entries = read_dictionary(domain.all_words)
         known = frozenset(entries)
         self.missing_words = frozenset(domain.words - known)
@@ -88,7 +83,7 @@ class PocketSphinxRecognizer:
         self._new_endpointer()
         self._utt_start = 0.0
         self.description = (
-            f"pocketsphinx (bundled US English, {search} of {len(known & domain.words)} domain words); "
+            f"pocketsphinx (bundled US English, n-gram of {len(known & domain.words)} domain words); "
             "for better accuracy install Vosk English: voicecoach model download"
         )
 
@@ -102,13 +97,9 @@ class PocketSphinxRecognizer:
             )
             try:
                 decoder = pocketsphinx.Decoder(config)
-                if self.search == "lm":
-                    arpa = Path(tmp) / "domain.arpa"
-                    self._write_lm(arpa, known)
-                    decoder.add_lm_file("domain", str(arpa))
-                else:
-                    decoder.add_jsgf_string("domain", grammar.jsgf(self.domain, allowed=known))
-                # An n-gram here too: a JSGF loop over phrases and garbage words decodes 100x slower.
+                arpa = Path(tmp) / "domain.arpa"
+                self._write_lm(arpa, known)
+                decoder.add_lm_file("domain", str(arpa))
                 commands = Path(tmp) / "commands.arpa"
                 self._write_lm(commands, known, commands_only=True)
                 decoder.add_lm_file("commands", str(commands))
@@ -117,7 +108,7 @@ class PocketSphinxRecognizer:
         return decoder
 
     def _write_lm(self, path: Path, known: frozenset[str], *, commands_only: bool = False) -> None:
-        corpus = grammar.lm_corpus(self.domain, commands_only=commands_only)
+        corpus = lm_corpus(self.domain, commands_only=commands_only)
         lines = (line for line in corpus.splitlines() if line)
         text = "\n".join(line for line in lines if all(w in known for w in line.split()))
         lm = ArpaBoLM(text=text + "\n", add_start=True)

@@ -21,8 +21,9 @@ from voicecoach.audio.chunks import AudioChunk
 from voicecoach.audio.format import SAMPLE_RATE
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
+from voicecoach.recognizer.language_model import command_grammar, vosk_grammar
 from voicecoach.recognizer.models import check_model_folder, supports_grammar
-from voicecoach.text import domain as grammar
+from voicecoach.text.domain import Domain
 
 
 @contextlib.contextmanager
@@ -58,9 +59,7 @@ class VoskRecognizer:
 
     name = "vosk"
 
-    def __init__(
-        self, model_path: str | Path, domain: grammar.Domain | None = None, *, use_grammar: bool = True
-    ) -> None:
+    def __init__(self, model_path: str | Path, domain: Domain | None = None, *, use_grammar: bool = True) -> None:
         self.path = Path(model_path)
         self.model = load_model(self.path)
         self.domain = domain
@@ -69,10 +68,10 @@ class VoskRecognizer:
         self._unk = self.knows("[unk]")
         self.grammar: list[str] | None = None
         if domain is not None and use_grammar and supports_grammar(self.path):
-            self.grammar = grammar.vosk_grammar(domain, known=vocab, unk=self._unk) or None
+            self.grammar = vosk_grammar(domain, known=vocab, unk=self._unk) or None
         self._commands: list[str] | None = None
         if self.grammar is not None and domain is not None:
-            self._commands = grammar.command_grammar(domain, known=vocab, unk=self._unk) or None
+            self._commands = command_grammar(domain, known=vocab, unk=self._unk) or None
         self._recognizer = self._make_recognizer(self.grammar)
         restriction = (
             f"grammar of {len(self.grammar)} phrases/words" if self.grammar else "full vocabulary (no grammar support)"

@@ -42,6 +42,16 @@ class Reply:
     def command(self) -> Command | None:
         return Command.from_intent(self.intent)
 
+    def as_json(self, *, max_heard: int = 300) -> dict[str, object]:
+        """The reply as one JSON object (`ask --json`, `answer --json`, `listen --json` build on it)."""
+        return {
+            "heard": self.heard[:max_heard],
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "say": self.say,
+            "topic": self.topic,
+        }
+
 
 @dataclass(frozen=True)
 class State:

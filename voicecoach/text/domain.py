@@ -7,7 +7,7 @@ Besides the knowledge-base phrasings the domain has:
   sections still understands "stop");
 - generated variants: each slot word (pain word, exercise, body part) swapped for its alternatives and
   optional words dropped, so unseen phrasings still decode instead of being forced onto an example
-  (the closed-grammar trap, see docs/speech-engines);
+  (the closed-grammar trap, see ../shared/howto/speech-engines.md);
 - garbage: common non-domain English, hand-written chatter (`chatter`) and the `elsewhere` body parts,
   so "what's the weather" and "my shoulder hurts" decode as themselves, not as knee words.
 
@@ -16,15 +16,13 @@ Everything here is pure (text in, text out) so it is tested without any engine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from voicecoach.commands import Command
 from voicecoach.text import chatter
 from voicecoach.text.knowledge import KnowledgeBase
-
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+from voicecoach.text.normalize import words_of
 
 SLOTS: tuple[frozenset[str], ...] = (
     frozenset({"hurt", "hurts", "hurting", "ache", "aches", "aching", "sore", "pain", "painful", "burn", "burns"}),
@@ -63,11 +61,6 @@ GARBAGE_SENTENCES = chatter.SENTENCES
 the garbage words, since a sentence with a word outside the dictionary never reaches the model."""
 
 
-def words_of(text: str) -> list[str]:
-    """Lower-case words, apostrophes kept inside words ("what's"), everything else dropped."""
-    return _WORD.findall(text.lower().replace("’", "'"))
-
-
 _SENTENCE_WORDS = frozenset(w for sentence in GARBAGE_SENTENCES for w in words_of(sentence))
 
 
@@ -86,6 +79,11 @@ class Domain:
     elsewhere: tuple[str, ...] = ()
     """Knee phrasings with another body part put in ("my hip hurts after squats"): without sentences around
     them the model never hears those words and decodes "my hip pops" as knee words (measured)."""
+    sentences: tuple[str, ...] = ()
+    """`phrases` and `commands` with their generated variants and wake-word lead-ins: what a language model
+    learns the domain from."""
+    chatter: tuple[str, ...] = ()
+    """Off-topic sentences: the garbage model, so that chatter decodes as chatter and not as knee words."""
 
     @property
     def all_words(self) -> frozenset[str]:
@@ -105,12 +103,16 @@ def build_domain(kb: KnowledgeBase) -> Domain:
     words = {w for text in (*topics, *commands) for w in text.split()}
     words |= {w for slot in SLOTS for w in slot if _slot_used(slot, words)}
     words |= elsewhere
+    phrases = tuple(_unique(p for p in topics if p))
+    command_phrases = tuple(_unique(c for c in commands if c))
     return Domain(
-        phrases=tuple(_unique(p for p in topics if p)),
-        commands=tuple(_unique(c for c in commands if c)),
+        phrases=phrases,
+        commands=command_phrases,
         words=frozenset(words),
         garbage=frozenset((GARBAGE | _SENTENCE_WORDS) - words | elsewhere),
         elsewhere=tuple(_unique(_elsewhere_phrasings(topics, sorted(elsewhere)))),
+        sentences=tuple(generated_phrasings((*phrases, *command_phrases))),
+        chatter=GARBAGE_SENTENCES,
     )
 
 
@@ -144,84 +146,13 @@ def variants(phrase: str) -> Iterator[str]:
             yield " ".join(tokens[:i] + tokens[i + 1 :])
 
 
-def generated_phrasings(domain: Domain, *, limit: int = 20_000) -> list[str]:
-    """Domain phrasings plus variants and prefixes, deduplicated, at most `limit` of them."""
+def generated_phrasings(phrases: Iterable[str], *, limit: int = 20_000) -> list[str]:
+    """Phrasings plus variants and prefixes, deduplicated, at most `limit` of them."""
     out: dict[str, None] = {}
-    for phrase in (*domain.phrases, *domain.commands):
+    for phrase in phrases:
         for variant in variants(phrase):
             for prefix in PREFIXES:
                 out.setdefault(f"{prefix} {variant}".strip(), None)
                 if len(out) >= limit:
                     return list(out)
     return list(out)
-
-
-def lm_corpus(domain: Domain, *, garbage_repeat: int = 2, commands_only: bool = False) -> str:
-    """Sentences for an n-gram model: generated domain phrasings, garbage sentences and every word alone.
-
-    Single words give every vocabulary word a unigram so anything in the dictionary can be decoded;
-    the garbage sentences (repeated to weigh them against thousands of domain variants) give off-topic
-    speech somewhere to go. Twice, measured with benchmarks/bench_speech.py: three times cost in-domain
-    accuracy, once let more chatter through as knee words.
-    """
-    if commands_only:  # the warm-up search: commands, chatter, and no knee words at all
-        lines = [*domain.commands, *GARBAGE_SENTENCES, *sorted(domain.garbage)]
-        return "\n".join(lines) + "\n"
-    lines = generated_phrasings(domain)
-    lines += list(GARBAGE_SENTENCES) * garbage_repeat
-    lines += list(domain.elsewhere)
-    lines += sorted(domain.all_words)
-    return "\n".join(lines) + "\n"
-
-
-def vosk_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bool = True) -> list[str]:
-    """Vosk's grammar: phrases (Vosk turns them into a small bigram model) and single words.
-
-    Only words in `known` (the model's vocabulary, when given) are kept: Vosk would drop the others
-    silently and a phrase with a missing word would become a different phrase.
-    """
-
-    def ok(text: str) -> bool:
-        return known is None or all(w in known for w in text.split())
-
-    phrases = [p for p in (*domain.phrases, *domain.commands, *GARBAGE_SENTENCES) if ok(p)]
-    singles = [w for w in sorted(domain.all_words) if ok(w)]
-    grammar = _unique([*phrases, *singles])
-    return [*grammar, "[unk]"] if unk and grammar else grammar
-
-
-def command_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bool = True) -> list[str]:
-    phrases = [c for c in domain.commands if known is None or all(w in known for w in c.split())]
-    return [*phrases, "[unk]"] if unk and phrases else phrases
-
-
-def _jsgf_alternatives(items: Iterable[str]) -> str:
-    return " | ".join(sorted(set(items))) or "<VOID>"
-
-
-def jsgf(domain: Domain, *, allowed: frozenset[str] | None = None, commands_only: bool = False) -> str:
-    """A generative JSGF grammar: any sequence of domain phrases, domain words and garbage words.
-
-    Whole phrases carry most of the weight (known phrasings decode best), the word loop lets unseen
-    phrasings through, the garbage words catch chatter. Words outside `allowed` (the dictionary) are
-    left out, since pocketsphinx rejects a grammar with an unknown word.
-    """
-
-    def ok(text: str) -> bool:
-        return allowed is None or all(w in allowed for w in text.split())
-
-    phrases = [p for p in (domain.commands if commands_only else (*domain.phrases, *domain.commands)) if ok(p)]
-    words = [w for w in (domain.words if not commands_only else set()) if ok(w)]
-    garbage = [w for w in domain.garbage if ok(w)]
-    branches = ["/8/ <phrase>", "/1/ <garbage>"] + (["/2/ <word>"] if words else [])
-    rules = [
-        "#JSGF V1.0;",
-        "grammar voicecoach;",
-        "public <utterance> = <item>+;",
-        f"<item> = {' | '.join(branches)};",
-        f"<phrase> = {_jsgf_alternatives(f'( {p} )' for p in phrases)};",
-        f"<garbage> = {_jsgf_alternatives(garbage)};",
-    ]
-    if words:
-        rules.append(f"<word> = {_jsgf_alternatives(words)};")
-    return "\n".join(rules) + "\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from voicecoach.text.knowledge import TOPIC_IDS, KnowledgeBase
 from voicecoach.text.matcher import Matcher
+from voicecoach.text.spoken import word_seconds
 
-WORDS_PER_MINUTE = 165
 MAX_FIRST_ANSWER_SECONDS = 15.0
 
 
@@ -17,7 +17,7 @@ def problems(kb: KnowledgeBase) -> list[str]:
         where = kb.sources[0] if kb.sources else "knowledge base"
         found.append(f"{where}:0: topic {missing!r} is missing; other parts of voicecoach rely on it")
     for topic in kb.topics:
-        seconds = len(f"{topic.cause} {topic.fix}".split()) * 60 / WORDS_PER_MINUTE
+        seconds = word_seconds(len(f"{topic.cause} {topic.fix}".split()))
         if seconds > MAX_FIRST_ANSWER_SECONDS:
             found.append(
                 f"{topic.path}:{topic.line}: cause + fix of {topic.id!r} take about {seconds:.0f} s to say; "

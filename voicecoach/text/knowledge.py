@@ -33,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from voicecoach.errors import KnowledgeBaseError
+from voicecoach.text.normalize import clean, words_of
 
 TOPIC_IDS = (
     "knee_pain_squat",
@@ -127,11 +128,11 @@ class KnowledgeBase:
         """Every lower-case word of every phrasing and mishearing (the recognisers' domain)."""
         words: set[str] = set()
         for _, line in self.phrasings():
-            words.update(re.findall(r"[a-z']+", line.text.lower()))
+            words.update(words_of(line.text))
         for heard, meant in self.language.mishearings:
-            words.update(re.findall(r"[a-z']+", f"{heard} {meant}"))
+            words.update(words_of(f"{heard} {meant}"))
         for phrase in self.language.elsewhere + self.language.alarms:
-            words.update(re.findall(r"[a-z']+", phrase))
+            words.update(words_of(phrase))
         return words
 
 
@@ -291,7 +292,7 @@ def _build(sections: Iterable[Section], sources: tuple[str, ...]) -> KnowledgeBa
 def _check_phrasings_unique(topics: list[Topic], commands: list[CommandIntent]) -> None:
     seen: dict[str, Line] = {}
     for line in [p for t in topics for p in t.phrasings] + [p for c in commands for p in c.phrasings]:
-        key = " ".join(re.findall(r"[a-z0-9']+", line.text.lower()))
+        key = clean(line.text)
         if key in seen:
             first = seen[key]
             raise KnowledgeBaseError(

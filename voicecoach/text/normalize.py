@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from voicecoach.text.spoken import number_word
+
 MAX_CHARS = 400
 """Longer input is cut: nobody says more than this to a coach in one breath, and it bounds matcher time."""
 
@@ -19,10 +21,7 @@ _APOSTROPHE = re.compile(r"[’'`´]")
 _CANT = re.compile(r"\b(can|won|ain)'?t\b")
 _IRREGULAR_NOT = {"can": "can not", "won": "will not", "ain": "is not"}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_NUMBERS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
+_DICTIONARY_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 _KEEP = frozenset(
     "this is was has does yes its his us bus plus less press process across chess dress "
     "always series thus perhaps bias sissy cannot".split()
@@ -38,8 +37,14 @@ def clean(text: str) -> str:
     # "isn't" and "is not" must meet: negation decides yes from no and stop from "don't stop"
     text = _CANT.sub(lambda m: _IRREGULAR_NOT[m.group(1)], text).replace("n't", " not").replace("'", "")
     text = _NON_WORD.sub(" ", text.encode("ascii", "ignore").decode()).strip()
-    words = [_NUMBERS[int(w)] if w.isdigit() and int(w) <= 20 else w for w in text.split()]
+    words = [number_word(int(w)) if w.isdigit() and int(w) <= 20 else w for w in text.split()]
     return " ".join(words)[:MAX_CHARS]
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words as a pronouncing dictionary spells them: apostrophes kept inside ("what's"), digits and
+    punctuation dropped. For recogniser vocabularies; `clean` is the matcher's (stricter) view of the same text."""
+    return _DICTIONARY_WORD.findall(_APOSTROPHE.sub("'", text.lower()))
 
 
 @lru_cache(maxsize=8192)

@@ -6,7 +6,7 @@ Importing this package is cheap: pyttsx3, sounddevice and numpy load on first us
 
 from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, SpeechListener, Synthesizer, Voice, VoiceSettings
 from voicecoach.voice.espeak import ESPEAK_RATE, Pyttsx3Synthesizer, VoiceInfo, list_voices
-from voicecoach.voice.player import DeviceSpec, Player, find_output_device, output_devices, resample
+from voicecoach.voice.player import Player
 from voicecoach.voice.speaker import STDOUT, PrintedVoice, SpokenVoice, open_voice, render_to_wav, warn_no_sound
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "MAX_RATE",
     "MIN_RATE",
     "STDOUT",
-    "DeviceSpec",
     "Player",
     "PrintedVoice",
     "Pyttsx3Synthesizer",
@@ -25,11 +24,8 @@ __all__ = [
     "Voice",
     "VoiceInfo",
     "VoiceSettings",
-    "find_output_device",
     "list_voices",
     "open_voice",
-    "output_devices",
     "render_to_wav",
-    "resample",
     "warn_no_sound",
 ]

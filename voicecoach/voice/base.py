@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from voicecoach.text.spoken import SPEAKING_RATE
+
 MIN_RATE, MAX_RATE = 80, 320
 """Words per minute the voice accepts."""
 
@@ -16,7 +18,7 @@ class VoiceSettings:
 
     voice: str | None = None
     """Synthesiser voice id or name (espeak-ng: e.g. "en-us"); None is the default voice."""
-    rate: int = 165
+    rate: int = SPEAKING_RATE
     """Words per minute."""
     volume: float = 1.0
     """0.0 to 1.0."""

@@ -17,7 +17,8 @@ import time
 import weakref
 from typing import Any
 
-from voicecoach.audio.devices import portaudio
+from voicecoach.audio.devices import DeviceSpec, find_device, portaudio
+from voicecoach.audio.resample import resample_bytes
 from voicecoach.errors import AudioDeviceError
 from voicecoach.voice.base import SpeechClip, SpeechListener
 
@@ -27,52 +28,7 @@ BLOCK_SECONDS = 0.02
 STALL_GRACE_SECONDS = 1.5
 """A clip still not played out this long after it should have ended means the stream stalled."""
 
-DeviceSpec = int | str | None
-"""An output device: PortAudio index, a substring of its name, or None for the default."""
-
-_FIX = "start PulseAudio or pass --device (see `voicecoach devices`)"
-
-
-def output_devices() -> list[tuple[int, str]]:
-    """(index, name) of every PortAudio device that can play sound."""
-    sd = portaudio()
-    return [(i, str(d["name"])) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
-
-
-def find_output_device(device: DeviceSpec) -> int:
-    """The PortAudio index for `device`; `AudioDeviceError` names what exists when nothing matches."""
-    sd = portaudio()
-    outputs = output_devices()
-    if device is None:
-        default = sd.default.device[1]
-        if isinstance(default, int) and default >= 0:
-            return default
-        if outputs:
-            return outputs[0][0]
-        raise AudioDeviceError(f"no sound output device found; {_FIX}")
-    if isinstance(device, int) or device.isdigit():
-        index = int(device)
-        if any(i == index for i, _ in outputs):
-            return index
-    else:
-        matches = [i for i, name in outputs if device.lower() in name.lower()]
-        if matches:
-            return matches[0]
-    names = ", ".join(f"{i}: {name}" for i, name in outputs) or "none"
-    raise AudioDeviceError(f"no sound output device {device!r} (outputs: {names}); {_FIX}")
-
-
-def resample(audio: bytes, rate: int, target: int) -> bytes:
-    """Mono int16 audio at another rate (linear interpolation: plenty for a speech reply)."""
-    import numpy as np
-
-    samples = np.frombuffer(audio, "<i2")
-    if rate == target or not len(samples):
-        return audio
-    count = round(len(samples) * target / rate)
-    positions = np.arange(count) * (rate / target)
-    out = np.interp(positions, np.arange(len(samples)), samples.astype(np.float32))
-    return bytes(np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes())
+_FIX = "start the sound server or pass --output (see `voicecoach devices`)"
 
 
 class _Playing:
@@ -125,8 +81,8 @@ class Player:
 
     def __init__(self, device: DeviceSpec = None, *, volume: float = 1.0, rate: int = 22_050) -> None:
         self._sd = portaudio()
-        self.device = find_output_device(device)
-        self.device_name = str(self._sd.query_devices(self.device)["name"])
+        found = find_device(device, "output")
+        self.device, self.device_name = found.index, found.name
         self._feed = _Feed(volume)
         self.rate = self._device_rate(rate)
         """Hertz the stream runs at: `rate` if the device takes it, else the device's own rate."""
@@ -212,7 +168,7 @@ class Player:
         self.stop()
         if not clip.audio:
             return True
-        playing = _Playing(np.frombuffer(resample(clip.audio, clip.rate, self.rate), "<i2"))
+        playing = _Playing(np.frombuffer(resample_bytes(clip.audio, clip.rate, self.rate), "<i2"))
         with self._lock:
             if self._stream is None or not self._stream.active or self._stalled:
                 self._reopen()

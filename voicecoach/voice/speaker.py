@@ -16,11 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from voicecoach.audio.devices import DeviceSpec
 from voicecoach.commands import Command
 from voicecoach.errors import AudioDeviceError, SynthesisError, VoicecoachError
 from voicecoach.voice.base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
 from voicecoach.voice.espeak import Pyttsx3Synthesizer
-from voicecoach.voice.player import DeviceSpec, Player
+from voicecoach.voice.player import Player
 
 
 class _Default(enum.Enum):

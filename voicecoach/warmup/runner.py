@@ -19,7 +19,8 @@ from typing import Protocol
 
 from voicecoach.commands import Command
 from voicecoach.voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
-from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupEvent, WarmupPlan, build_timeline, replan, vocabulary
+from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupPlan
+from voicecoach.warmup.timeline import WarmupEvent, build_timeline, replan, vocabulary
 
 
 class Clock(Protocol):
@@ -248,11 +249,12 @@ def render_warmup_wav(
     """Mix the whole routine into one 16 kHz WAV, each clip at its `t`; returns the overlaps found."""
     import numpy as np
 
-    from voicecoach.audio.chunks import to_mono_16k, write_wav
+    from voicecoach.audio.chunks import write_wav
     from voicecoach.audio.format import SAMPLE_RATE
+    from voicecoach.audio.resample import resample
 
     clips = render_clips((e.say for e in timeline), synth, settings)
-    audio = {text: to_mono_16k(np.frombuffer(c.audio, "<i2"), c.rate) for text, c in clips.items()}
+    audio = {text: resample(np.frombuffer(c.audio, "<i2"), c.rate, SAMPLE_RATE) for text, c in clips.items()}
     length = max(round(e.t * SAMPLE_RATE) + len(audio[e.say]) for e in timeline) + SAMPLE_RATE // 2
     mix = np.zeros(length, np.int32)
     for event in timeline:
