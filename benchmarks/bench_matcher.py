@@ -14,11 +14,19 @@ import time
 from pathlib import Path
 
 from voicecoach.text import knowledge
-from voicecoach.text.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
+from voicecoach.text.evaluation import (
+    accuracy,
+    command_rate,
+    knee_advice_rate,
+    load_clinc,
+    read_labelled,
+    unrelated_acted_on,
+)
 from voicecoach.text.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+FIRST_QUESTION = "my knees hurt after squats"
 
 
 def main() -> None:
@@ -32,6 +40,9 @@ def main() -> None:
         queries = list(load_clinc(args.clinc, ["test", "oos_test"]))
         print(f"CLINC test knee advice: {knee_advice_rate(matcher, queries)}  (target <= 0.5%)")
         print(f"CLINC test commands:    {command_rate(matcher, queries)}  (target >= 90%)")
+        print(f"CLINC test acted on:    {unrelated_acted_on(kb, queries)}  (knee advice or warm-up; target 0)")
+        after = unrelated_acted_on(kb, queries, after=FIRST_QUESTION)
+        print(f"  as follow-ups:        {after}  (asked right after a knee answer; target 0)")
         texts = [t for t, _ in queries]
     else:
         print(f"CLINC150 not found at {args.clinc}: accuracy on it skipped")

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from voicecoach.text import knowledge
-from voicecoach.text.evaluation import accuracy, command_rate, knee_advice_rate, load_clinc, read_labelled
+from voicecoach.text.evaluation import (
+    accuracy,
+    command_rate,
+    knee_advice_rate,
+    load_clinc,
+    read_labelled,
+    unrelated_acted_on,
+)
 from voicecoach.text.matcher import UNKNOWN, Matcher
 
 DATA = Path(__file__).parent / "data"
@@ -79,3 +86,13 @@ def test_clinc_command_phrasings_map_to_our_commands(matcher: Matcher) -> None:
     score = command_rate(matcher, load_clinc(CLINC, ["test"]))
     assert score.total == 210
     assert score.rate >= 0.90, score.misses[:20]
+
+
+@needs_clinc
+@pytest.mark.parametrize("after", [None, "my knees hurt after squats"], ids=["alone", "as-follow-up"])
+def test_clinc_unrelated_queries_never_start_the_warmup_or_get_advice(after: str | None) -> None:
+    """ "what is global warming" once started the warm-up, and right after a knee answer "how do I change my
+    oil" got the squat fix: a command needs its own words, a follow-up must be about the topic."""
+    score = unrelated_acted_on(knowledge.load(), load_clinc(CLINC, ["test", "oos_test"]), after=after)
+    assert score.total > 5000
+    assert score.right == 0, score.misses[:20]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Recognizer, Transcript
 from voicecoach.text.dialogue import LISTENING, Dialogue, Reply

@@ -1,7 +1,7 @@
 """Audio as small frozen chunks: WAV files, devices and tests share one code path.
 
 Everything downstream of this module sees 16 kHz mono signed 16-bit chunks of `CHUNK_SAMPLES`
-(see `const`); `wav_to_chunks` and the microphone convert whatever they get into that.
+(see `format`); `wav_to_chunks` and the microphone convert whatever they get into that.
 """
 
 from __future__ import annotations
@@ -9,39 +9,13 @@ from __future__ import annotations
 import io
 import wave
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from voicecoach.audio.format import CHANNELS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+from voicecoach.audio.format import CHANNELS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH, AudioChunk
 from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioFileError
-
-
-@dataclass(frozen=True)
-class AudioChunk:
-    """A piece of mono int16 audio."""
-
-    audio: bytes
-    """Signed 16-bit little-endian samples."""
-    rate: int = SAMPLE_RATE
-    """Hertz."""
-    timestamp: float = 0.0
-    """Seconds from the start of the stream to the first sample of this chunk."""
-
-    @property
-    def samples(self) -> int:
-        return len(self.audio) // SAMPLE_WIDTH
-
-    @property
-    def seconds(self) -> float:
-        return self.samples / self.rate
-
-    @property
-    def end(self) -> float:
-        """Seconds from the start of the stream to just after the last sample."""
-        return self.timestamp + self.seconds
 
 
 def to_mono_16k(samples: np.ndarray, rate: int, channels: int = 1) -> np.ndarray:

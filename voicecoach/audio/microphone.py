@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from voicecoach.audio.chunks import AudioChunk
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio, rescan
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
 from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioDeviceError
 

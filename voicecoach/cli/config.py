@@ -10,8 +10,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..app.config import example_config, find_config, format_config, load_config
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = sub.add_parser("config", help="show the settings in use and where each one comes from")
@@ -41,6 +39,8 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from voicecoach.app.config import format_config, load_config
+
     config = load_config(getattr(args, "config", None))
     if args.json:
         shown = {
@@ -54,11 +54,15 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
+    from voicecoach.app.config import find_config
+
     path = find_config(getattr(args, "config", None))
     print(path if path is not None else "none (defaults)")
     return 0
 
 
 def run_example(args: argparse.Namespace) -> int:
+    from voicecoach.app.config import example_config
+
     print(example_config(), end="")
     return 0

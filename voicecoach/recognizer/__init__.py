@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Recognizer, Transcript, Word, transcribe_chunks
-from voicecoach.text.domain import Domain
 
 if TYPE_CHECKING:
     from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
     from voicecoach.recognizer.vosk_engine import VoskRecognizer
+    from voicecoach.text.domain import Domain
 
 __all__ = [
-    "Domain",
     "PocketSphinxRecognizer",
     "Recognizer",
     "Transcript",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.format import AudioChunk
 
 SURE_CONFIDENCE = 0.5
 """A word at or above this confidence is taken as heard. Chosen on spoken off-domain and knee questions

@@ -15,14 +15,14 @@ import shutil
 import stat
 import sys
 import tempfile
-import urllib.error
-import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from voicecoach.errors import ModelError
+
+if TYPE_CHECKING:
+    import zipfile
 
 ENV_MODEL = "VOICECOACH_MODEL"
 REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")
@@ -105,6 +105,9 @@ def download(
 
 
 def _fetch(source: ModelSource, out: BinaryIO, progress: TextIO | None) -> str:
+    import urllib.error
+    import urllib.request
+
     sha = hashlib.sha256()
     received = 0
     expected = source.size
@@ -155,6 +158,8 @@ class _Progress:
 
 def install_zip(zip_path: Path, name: str | None = None, *, target_dir: Path | None = None) -> Path:
     """Check and unpack a model zip into the models folder atomically; returns the model folder."""
+    import zipfile
+
     root = target_dir or data_dir()
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -17,8 +17,7 @@ from pathlib import Path
 import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
-from voicecoach.audio.chunks import AudioChunk
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
 from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad

