@@ -1,6 +1,6 @@
 """`voicecoach model download|path` and `voicecoach transcribe FILE.wav`.
 
-The lead's `cli.py` calls `register(subparsers)` and then `args.func(args)`; errors are raised as
+`voicecoach.cli.main` calls `register(subparsers)` and then `args.func(args)`; errors are raised as
 `voicecoach.errors` exceptions and printed there as one line with their exit status.
 """
 
