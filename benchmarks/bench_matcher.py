@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Matcher figures: accuracy (held-out, CLINC150 test splits) and speed (per utterance, CLI start-up).
 
-python benchmarks/bench_matcher.py [--clinc PATH]
+Run from the repository root: .venv/bin/python benchmarks/bench_matcher.py [--clinc PATH]
+(CLINC150 is read from ../shared beside the checkout by default; without it that part is skipped.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Speed, memory and accuracy of each recogniser on espeak-ng speech of held-out questions.
 
-Usage: python benchmarks/bench_recognizers.py [--voices en-us,en-gb,en-029] [--model VOSK_DIR]
+Usage (from the repository root):
+    .venv/bin/python benchmarks/bench_recognizers.py [--voices en-us,en-gb,en-029] [--model VOSK_DIR]
 
 Each engine runs in its own subprocess so `ru_maxrss` is that engine's peak memory alone. Speech is
 synthesised with several espeak-ng voices from questions that are *not* knowledge-base phrasings (the
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -152,6 +154,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.files, args.model)))
         return
+    if shutil.which("espeak-ng") is None:
+        sys.exit("bench_recognizers: needs espeak-ng to speak the questions (apt-get install espeak-ng)")
     from voicecoach.recognizer.models import find_model
 
     model = args.model or (str(find_model()[0]) if find_model()[0] else None)

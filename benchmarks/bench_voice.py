@@ -1,6 +1,6 @@
 """Voice stage figures: reply text -> first audio sample, synthesis speed, peak memory.
 
-Run: /work/venv/bin/python benchmarks/bench_voice.py
+Run from the repository root: .venv/bin/python benchmarks/bench_voice.py
 Starts its own PulseAudio null sink (as tests/conftest.py does) when pulseaudio is installed;
 playback figures print "n/a" otherwise. Takes ~15 s.
 """

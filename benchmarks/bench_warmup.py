@@ -1,9 +1,10 @@
 """Warm-up timing against the real monotonic clock: drift at the end and per-event lateness.
 
-    /work/venv/bin/python benchmarks/bench_warmup.py             # default squats, rests cut to 10 s
-    /work/venv/bin/python benchmarks/bench_warmup.py --full      # the ~10 minute routine in real time
-    /work/venv/bin/python benchmarks/bench_warmup.py --fast 20   # the clock runs 20x faster
-    /work/venv/bin/python benchmarks/bench_warmup.py --pulse     # play for real into a PulseAudio null sink
+Run from the repository root:
+    .venv/bin/python benchmarks/bench_warmup.py             # default squats, rests cut to 10 s
+    .venv/bin/python benchmarks/bench_warmup.py --full      # the ~10 minute routine in real time
+    .venv/bin/python benchmarks/bench_warmup.py --fast 20   # the clock runs 20x faster
+    .venv/bin/python benchmarks/bench_warmup.py --pulse     # play for real into a PulseAudio null sink
 
 Lateness is "handed to the voice" minus "due", in real milliseconds. With --pulse the figures include
 the player's own cost of starting each clip (it runs in the scheduler thread). Prints figures; not a test.
@@ -90,8 +91,10 @@ def main() -> int:
         import os
 
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from conftest import start_pulse_room
+        from conftest import _missing_audio_parts, start_pulse_room
 
+        if missing := _missing_audio_parts():
+            sys.exit(f"bench_warmup: --pulse {missing}")
         env, stop_pulse = start_pulse_room()
         os.environ.update(env)
         from voicecoach.voice import Pyttsx3Synthesizer, open_voice

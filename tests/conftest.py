@@ -8,6 +8,9 @@
 - `room_recorder` (session): a `RoomRecorder` on the default source (gym.monitor), 16 kHz mono
   int16, opened once and kept running, because PulseAudio capture starts ~2 s after a stream opens.
 - `record_room` (function): `record_room(seconds) -> np.ndarray`, what the room heard from now on.
+- `audio_fixture` (session): `audio_fixture(name) -> Path`, a committed WAV in the top-level audio/ folder,
+  named by what it says (`audio_fixture("coach_stop")`, `audio_fixture("en_200wpm/slow down")`); a missing
+  file fails the test and names the script that renders it.
 
 sounddevice/PortAudio lists devices when it is first initialised, so the server must be up before
 sounddevice is imported; `pulse_room` re-initialises PortAudio if something imported it earlier.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,9 +36,35 @@ from typing import Any
 import numpy as np
 import pytest
 
+AUDIO = Path(__file__).resolve().parents[1] / "audio"
+"""The committed spoken fixtures (benchmarks/make_audio_fixtures.py renders them)."""
 SINK = "gym"
 MONITOR = "gym.monitor"
 RECORD_RATE = 16_000
+
+
+def fixture_name(text: str) -> str:
+    """A fixture's name from what it says: "hey coach, what's up?" -> "hey_coach_whats_up" (folders kept)."""
+    return "/".join(
+        "_".join(re.sub(r"[^a-z0-9_ ]", "", part.lower()).replace("_", " ").split()) for part in text.split("/")
+    )
+
+
+@pytest.fixture(scope="session")
+def audio_fixture() -> Callable[[str], Path]:
+    """`audio_fixture(name)`: the path of audio/NAME.wav (a name or what it says); fails if it is missing."""
+
+    def find(name: str) -> Path:
+        path = AUDIO / f"{fixture_name(name.removesuffix('.wav'))}.wav"
+        if not path.is_file():
+            pytest.fail(
+                f"audio fixture audio/{path.relative_to(AUDIO)} is missing: render it with "
+                ".venv/bin/python benchmarks/make_audio_fixtures.py (see audio/README.md)",
+                pytrace=False,
+            )
+        return path
+
+    return find
 
 
 def _missing_audio_parts() -> str | None:

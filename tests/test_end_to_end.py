@@ -1,7 +1,9 @@
-"""End to end with real parts: pyttsx3/espeak-ng speech -> real recogniser -> matcher -> dialogue -> voice.
+"""End to end with real parts: espeak-ng speech -> real recogniser -> matcher -> dialogue -> pyttsx3 voice.
 
-`answer` is run on spoken WAV files (several voices and speeds); `listen` is run as a separate process
-in a PulseAudio null-sink "room", hearing questions played into the room and answering into it.
+`answer` is run on the committed spoken WAVs in audio/ (three voices and speeds, rendered once by
+benchmarks/make_audio_fixtures.py, so the result does not hang on the installed espeak-ng); `listen` is run as
+a separate process in a PulseAudio null-sink "room", hearing a question pyttsx3 renders and plays into the room,
+and answering into it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from voicecoach.recognizer.base import transcribe_chunks
 from voicecoach.text import knowledge
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.domain import build_domain
-from voicecoach.voice import Pyttsx3Synthesizer, VoiceSettings, render_to_wav
+from voicecoach.voice import render_to_wav
 
 QUESTIONS = [
     ("my knees hurt after squats", "knee_pain_squat"),
@@ -41,24 +43,14 @@ NOT_KNEE = [
     "play some music please",
     "how much protein should i eat",
 ]
-VOICES = [VoiceSettings(rate=165), VoiceSettings(voice="gmw/en-us", rate=140), VoiceSettings(rate=200)]
+VOICES = ["en_165wpm", "en_us_140wpm", "en_200wpm"]
+"""Folders of audio/: espeak-ng's en (pyttsx3's default voice) at 165 and 200 wpm, its en-us at 140 wpm."""
 
 
 @pytest.fixture(scope="module")
-def synth() -> Pyttsx3Synthesizer:
-    return Pyttsx3Synthesizer()
-
-
-@pytest.fixture(scope="module")
-def spoken(tmp_path_factory: pytest.TempPathFactory, synth: Pyttsx3Synthesizer) -> dict[tuple[str, int], Path]:
-    folder = tmp_path_factory.mktemp("spoken")
-    files = {}
-    for i, settings in enumerate(VOICES):
-        for text in [q for q, _ in QUESTIONS] + NOT_KNEE:
-            path = folder / f"{i}-{text.replace(' ', '_')}.wav"
-            render_to_wav(text, path, settings, synthesizer=synth)
-            files[(text, i)] = path
-    return files
+def spoken(audio_fixture: Callable[[str], Path]) -> dict[tuple[str, int], Path]:
+    texts = [q for q, _ in QUESTIONS] + NOT_KNEE
+    return {(text, i): audio_fixture(f"{folder}/{text}") for i, folder in enumerate(VOICES) for text in texts}
 
 
 def test_answer_spoken_questions_with_the_default_engine(spoken: dict[tuple[str, int], Path]) -> None:
