@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any
 
-from voicecoach.errors import UsageError
+from voicecoach.cli.options import add_voice_options, voice_settings
 
 
 def register(sub: Any) -> None:
@@ -41,31 +41,11 @@ def register(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per turn")
     parser.add_argument("--out", metavar="WAV", help="render the spoken reply into this WAV instead of playing it")
-    parser.add_argument("--output", metavar="DEVICE", help="speaker: index or part of its name")
     parser.add_argument(
         "--model", metavar="PATH", help="Vosk model folder (default: installed model, else PocketSphinx)"
     )
     parser.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
-    parser.add_argument("--rate", type=int, help="speaking rate in words per minute")
-    parser.add_argument("--volume", type=float, help="0.0 to 1.0")
-    parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
-
-
-def _voice_settings(args: argparse.Namespace) -> Any:
-    from voicecoach.voice import MAX_RATE, MIN_RATE, VoiceSettings
-
-    settings = VoiceSettings()
-    if args.rate is not None:
-        if not MIN_RATE <= args.rate <= MAX_RATE:
-            raise UsageError(f"--rate must be between {MIN_RATE} and {MAX_RATE} words per minute")
-        settings = VoiceSettings(settings.voice, args.rate, settings.volume)
-    if args.volume is not None:
-        if not 0.0 <= args.volume <= 1.0:
-            raise UsageError("--volume must be between 0.0 and 1.0")
-        settings = VoiceSettings(settings.voice, settings.rate, args.volume)
-    if args.voice:
-        settings = VoiceSettings(args.voice, settings.rate, settings.volume)
-    return settings
+    add_voice_options(parser)
 
 
 def run_answer(args: argparse.Namespace) -> int:
@@ -75,6 +55,7 @@ def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
 
+    settings = voice_settings(args)
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
@@ -84,7 +65,7 @@ def run_answer(args: argparse.Namespace) -> int:
     if args.out:
         from voicecoach.voice import render_to_wav
 
-        render_to_wav(reply.say or "Okay.", args.out, _voice_settings(args))
+        render_to_wav(reply.say or "Okay.", args.out, settings)
     if args.json:
         record = {
             "heard": heard,
@@ -107,10 +88,11 @@ def run_listen(args: argparse.Namespace) -> int:
     from voicecoach.text.dialogue import Dialogue, opening_replies
     from voicecoach.voice import open_voice
 
+    spoken = voice_settings(args)
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(kb, args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    voice = open_voice(args.output, _voice_settings(args), out=None if args.json else sys.stdout)
+    voice = open_voice(args.output, spoken, out=None if args.json else sys.stdout)
     settings = ListenSettings(
         activation=Activation(args.activation), wake_word=args.wake_word.lower(), barge_in=args.barge_in
     )

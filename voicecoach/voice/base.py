@@ -8,6 +8,8 @@ from typing import Protocol
 
 MIN_RATE, MAX_RATE = 80, 320
 """Words per minute the voice accepts."""
+MIN_VOLUME, MAX_VOLUME = 0.1, 1.0
+"""The volume range: "quieter" stops at the floor, so the coach never goes silent."""
 
 
 @dataclass(frozen=True)
@@ -18,8 +20,8 @@ class VoiceSettings:
     """Synthesiser voice id or name (espeak-ng: e.g. "en-us"); None is the default voice."""
     rate: int = 165
     """Words per minute."""
-    volume: float = 1.0
-    """0.0 to 1.0."""
+    volume: float = MAX_VOLUME
+    """MIN_VOLUME to MAX_VOLUME, applied by the player (clips are rendered at full volume)."""
 
     def slower(self) -> VoiceSettings:
         return replace(self, rate=max(MIN_RATE, self.rate - 25))
@@ -28,10 +30,10 @@ class VoiceSettings:
         return replace(self, rate=min(MAX_RATE, self.rate + 25))
 
     def louder(self) -> VoiceSettings:
-        return replace(self, volume=min(1.0, round(self.volume + 0.2, 2)))
+        return replace(self, volume=min(MAX_VOLUME, round(self.volume + 0.2, 2)))
 
     def quieter(self) -> VoiceSettings:
-        return replace(self, volume=max(0.1, round(self.volume - 0.2, 2)))
+        return replace(self, volume=max(MIN_VOLUME, round(self.volume - 0.2, 2)))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ STALL_GRACE_SECONDS = 1.5
 DeviceSpec = int | str | None
 """An output device: PortAudio index, a substring of its name, or None for the default."""
 
-_FIX = "start PulseAudio or pass --device (see `voicecoach devices`)"
+_FIX = "start PulseAudio or pass --output (see `voicecoach devices`)"
 
 
 def output_devices() -> list[tuple[int, str]]:
