@@ -5,6 +5,8 @@ These fakes test voicecoach's logic only; tests/test_end_to_end.py proves the lo
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pytest
@@ -81,13 +83,26 @@ class RecordingVoice:
         self.handled.append(command)
         return True
 
+    def prepare(self, texts: Iterable[str]) -> None:
+        pass
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
 
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
+
+    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
+        self.now = max(self.now, deadline)
+        return interrupt.is_set()
 
 
 def make(script: dict[int, str], activation: Activation = Activation.WAKE, barge_in: bool = True, **kw: object):  # type: ignore[no-untyped-def]

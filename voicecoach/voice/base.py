@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
+
+from voicecoach.commands import Command
 
 MIN_RATE, MAX_RATE = 80, 320
 """Words per minute the voice accepts."""
@@ -62,7 +64,11 @@ SpeechListener = Callable[[bool], None]
 
 
 class Voice(Protocol):
-    """Speaks to the lifter. The listening loop mutes the microphone while `speaking` is True."""
+    """Speaks to the lifter: everything the listening session and the warm-up call on a voice.
+
+    The session mutes the microphone while `speaking` is True (it hears about changes through
+    `add_listener`), calls `prepare` and `ready` before it listens and `close` when it ends.
+    """
 
     settings: VoiceSettings
 
@@ -80,3 +86,19 @@ class Voice(Protocol):
     def speaking(self) -> bool: ...
 
     def add_listener(self, listener: SpeechListener) -> None: ...
+
+    def handle(self, command: Command) -> bool:
+        """SLOWER/FASTER/LOUDER/QUIETER change the settings, STOP cuts the reply; False for the others."""
+        ...
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render `texts` ahead (in the background) so saying one later starts at once."""
+        ...
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        """Warm the output up before the first reply; True once sound flows in real time."""
+        ...
+
+    def close(self) -> None:
+        """Release the sound device; the voice cannot speak afterwards."""
+        ...

@@ -97,6 +97,12 @@ class PrintedVoice:
     def stop(self) -> None:
         pass  # nothing is ever playing
 
+    def ready(self, timeout: float = 4.0) -> bool:
+        return True  # no device to warm up
+
+    def close(self) -> None:
+        pass  # no device to release
+
     @property
     def speaking(self) -> bool:
         return False

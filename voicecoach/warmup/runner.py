@@ -11,39 +11,14 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
+from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
 from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupEvent, WarmupPlan, build_timeline, replan, vocabulary
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float:
-        """Seconds, never going backwards."""
-        ...
-
-    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
-        """Sleep until `deadline` (may be math.inf) or until `interrupt` is set; True if interrupted."""
-        ...
-
-
-class RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return interrupt.is_set()
-            # Event.wait caps its timeout; a loop also covers spurious early wake-ups.
-            if interrupt.wait(min(left, 3600.0)):
-                return True
 
 
 @dataclass(frozen=True)
