@@ -9,7 +9,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -115,7 +114,7 @@ def _run_aloud(
     plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: str | None
 ) -> int:
     from voicecoach.voice import open_voice
-    from voicecoach.warmup.runner import WarmupRunner
+    from voicecoach.warmup.runner import runner_for_voice
 
     # The runner prints each event itself; a voice without sound must not print it twice.
     voice = open_voice(device, settings, out=None, synthesizer=synth)
@@ -123,8 +122,7 @@ def _run_aloud(
     def show(event: WarmupEvent) -> None:
         print(format_event(event), flush=True)
 
-    # Clips are rendered at full volume: the player applies the volume, as SpokenVoice does.
-    runner = WarmupRunner(plan, voice, synth, cues=cues, settings=replace(settings, volume=1.0), on_event=show)
+    runner = runner_for_voice(plan, voice, synth, cues=cues, on_event=show)
     runner.prepare()
     # The first stream PortAudio opens starts ~0.2 s slower than later ones: open one before the plan's clock.
     voice.play(SpeechClip("", bytes(3200), 16000), wait=True)

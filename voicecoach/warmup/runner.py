@@ -12,7 +12,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voicecoach.clock import Clock, RealClock
@@ -215,6 +215,25 @@ class WarmupRunner:
     @staticmethod
     def _is_set_start(event: WarmupEvent, after_set: int) -> bool:
         return event.kind == "summary" or (event.kind == "announce" and event.set > after_set)
+
+
+def runner_for_voice(
+    plan: WarmupPlan,
+    voice: Voice,
+    synth: Synthesizer,
+    *,
+    cues: Sequence[str] = (),
+    clock: Clock | None = None,
+    on_event: EventHook | None = None,
+) -> WarmupRunner:
+    """The warm-up for `voice`, however it was started (`voicecoach warmup`, or "start the warm-up" in `listen`).
+
+    Its clips are rendered at full volume: the voice's player applies `voice.settings.volume` as it plays
+    (as `SpokenVoice` does for replies), so louder/quieter reach the counts at once and the volume is applied
+    once, not twice.
+    """
+    settings = replace(voice.settings, volume=1.0)
+    return WarmupRunner(plan, voice, synth, cues=cues, clock=clock, settings=settings, on_event=on_event)
 
 
 def render_warmup_wav(
