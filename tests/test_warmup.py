@@ -24,15 +24,9 @@ from voicecoach.cli import warmup as cli_warmup
 from voicecoach.commands import Command
 from voicecoach.errors import UsageError
 from voicecoach.voice.base import SpeechClip, VoiceSettings
-from voicecoach.warmup.plan import (
-    WarmupEvent,
-    WarmupPlan,
-    build_timeline,
-    parse_tempo,
-    rep_words,
-    speech_seconds,
-)
+from voicecoach.warmup.plan import WarmupPlan, parse_tempo, speech_seconds
 from voicecoach.warmup.runner import Started, WarmupRunner, render_warmup_wav
+from voicecoach.warmup.timeline import WarmupEvent, build_timeline, rep_words
 
 ROOT = Path(__file__).resolve().parent.parent
 ONSETS = ROOT.parent / "shared" / "tools" / "warmup_onsets.py"

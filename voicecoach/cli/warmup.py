@@ -16,7 +16,8 @@ from voicecoach.cli.options import add_voice_options, number, voice_settings, wh
 from voicecoach.commands import KEY_HELP, Command, command_from_key
 from voicecoach.errors import AudioFileError, KnowledgeBaseError, UsageError
 from voicecoach.voice.base import SpeechClip, Synthesizer, VoiceSettings
-from voicecoach.warmup.plan import EXERCISES, WarmupEvent, WarmupPlan, build_timeline, format_event
+from voicecoach.warmup.plan import EXERCISES, WarmupPlan
+from voicecoach.warmup.timeline import WarmupEvent, build_timeline, format_event
 
 HELP = (
     """Runs the knee warm-up aloud: announces each set, counts every rep with a tempo, drops in form cues,

@@ -18,7 +18,8 @@ from pathlib import Path
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
-from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupEvent, WarmupPlan, build_timeline, replan, vocabulary
+from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupPlan
+from voicecoach.warmup.timeline import WarmupEvent, build_timeline, replan, vocabulary
 
 
 @dataclass(frozen=True)
