@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voicecoach.voice.base import SpeechClip, Voice, VoiceSettings
 from voicecoach.warmup.plan import WarmupPlan
-from voicecoach.warmup.runner import WarmupRunner
+from voicecoach.warmup.runner import WarmupRunner, runner_for_voice
 
 FULL_REST = 110.0
 """Seconds of rest that make the default squat routine last about ten minutes."""
@@ -101,7 +101,7 @@ def main() -> int:
 
         synth = Pyttsx3Synthesizer(cache_size=256)
         voice = open_voice(settings=VoiceSettings(), out=None, synthesizer=synth)
-        runner = WarmupRunner(plan, voice, synth, clock=ScaledClock(args.fast))
+        runner = runner_for_voice(plan, voice, synth, clock=ScaledClock(args.fast))
         voice.play(SpeechClip("", bytes(3200), 16000), wait=True)  # as the CLI does: open the device once
     else:
         voice = TimestampVoice()

@@ -96,3 +96,30 @@ def test_kb_swaps_in_another_knowledge_base(tmp_path: Path) -> None:
     )
     record = json.loads(voicecoach("ask", "--json", "--kb", str(kb), "my knees hurt after squats").stdout)
     assert record["say"] == "Custom cause. Custom fix."
+
+
+@pytest.mark.parametrize("command", [["listen"], ["answer", "question.wav"], ["warmup", "--dry-run"]])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--volume", "0.05"], "--volume must be 0.1-1.0, got 0.05"),
+        (["--volume", "0"], "--volume must be 0.1-1.0, got 0"),
+        (["--volume", "1.5"], "--volume must be 0.1-1.0, got 1.5"),
+        (["--volume", "nan"], "--volume 'nan': not a finite number"),
+        (["--rate", "5"], "--rate must be 80-320 words per minute, got 5"),
+        (["--rate", "fast"], "--rate 'fast': not a whole number"),
+    ],
+)
+def test_voice_options_are_checked_alike_by_every_command(command: list[str], option: list[str], message: str) -> None:
+    done = voicecoach(*command, *option)
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == f"voicecoach: {message}"
+
+
+@pytest.mark.parametrize("command", ["listen", "answer", "warmup"])
+def test_voice_options_are_spelled_alike(command: str) -> None:
+    from voicecoach.voice.base import VoiceSettings
+
+    text = " ".join(voicecoach(command, "--help").stdout.decode().split())
+    assert "--output DEVICE" in text and "--device" not in text
+    assert f"(default {VoiceSettings.rate})" in text and "0.1-1.0 (default 1.0)" in text

@@ -5,12 +5,14 @@ These fakes test voicecoach's logic only; tests/test_end_to_end.py proves the lo
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pytest
 
 from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
-from voicecoach.audio.chunks import AudioChunk
+from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.recognizer.base import Transcript, Word
 from voicecoach.text import knowledge
@@ -81,13 +83,26 @@ class RecordingVoice:
         self.handled.append(command)
         return True
 
+    def prepare(self, texts: Iterable[str]) -> None:
+        pass
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
 
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
+
+    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
+        self.now = max(self.now, deadline)
+        return interrupt.is_set()
 
 
 def make(script: dict[int, str], activation: Activation = Activation.WAKE, barge_in: bool = True, **kw: object):  # type: ignore[no-untyped-def]

@@ -198,7 +198,9 @@ def test_resample_keeps_duration() -> None:
 # --- fallback without sound --------------------------------------------------------------------
 
 
-def test_missing_device_falls_back_to_printing_and_warns_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_device_falls_back_to_printing_and_warns_once(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     with pytest.raises(AudioDeviceError, match="no-such-speaker"):
         Player("no-such-speaker")
     first = open_voice("no-such-speaker")
@@ -208,7 +210,23 @@ def test_missing_device_falls_back_to_printing_and_warns_once(capsys: pytest.Cap
     second.say("Then stretch.")
     captured = capsys.readouterr()
     assert captured.out == "Ice the knee for ten minutes.\nThen stretch.\n"
-    warnings = captured.err.splitlines()
+    assert captured.err == ""  # the library logs; only the CLI writes to the terminal
+    warnings = [r for r in caplog.records if r.name == "voicecoach.voice"]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    message = warnings[0].getMessage()
+    assert message.startswith("no sound output (") and "printing replies instead" in message
+
+
+def test_the_cli_shows_the_no_sound_warning_once_on_stderr() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "voicecoach", "ask", "--speak", "-"],
+        input=b"my knees hurt after squats\nwhy\n",
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PULSE_SERVER": "unix:/nonexistent", "AUDIODEV": "null"},
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = done.stderr.decode().splitlines()
     assert len(warnings) == 1
     assert warnings[0].startswith("voicecoach: no sound output (") and "printing replies instead" in warnings[0]
 

@@ -515,10 +515,11 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:
 def test_real_run_without_a_terminal_prints_each_event(tmp_path: Path) -> None:
     # No sound card here: the voice falls back to printing, and the runner keeps real time.
     start = time.monotonic()
-    options = "warmup --sets 1 --reps 1 --tempo 1-0-1 --device no-such-device".split()
+    options = "warmup --sets 1 --reps 1 --tempo 1-0-1 --output no-such-device".split()
     result = voicecoach(*options, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stderr.count("voicecoach: no sound output (") == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("Set one of one, bodyweight squats, slow and controlled.") and "down" in lines[2]
     plan_end = build_timeline(WarmupPlan.make(sets=1, reps=1, tempo="1-0-1"))[-1].t

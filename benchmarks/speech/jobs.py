@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -53,8 +54,12 @@ class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
+
+    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
+        self.now = max(self.now, deadline)
+        return interrupt.is_set()
 
 
 class SimulatedVoice:
@@ -95,6 +100,18 @@ class SimulatedVoice:
 
     def add_listener(self, listener: Callable[[bool], None]) -> None:
         self._listeners.append(listener)
+
+    def handle(self, command: Any) -> bool:
+        return False  # louder/slower would not change what the loop hears
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        pass
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
 
     def tick(self, now: float) -> None:
         if self._until is not None and now >= self._until:

@@ -1,4 +1,7 @@
-"""The listening loop: microphone chunks -> recogniser -> dialogue -> voice, hands-free and half-duplex.
+"""The listening rules: microphone chunks -> recogniser -> dialogue -> voice, hands-free and half-duplex.
+
+`Listener` decides; it runs on one thread, the live session's loop (`voicecoach.app.session`), which is
+the only caller of the recogniser. Only the voice's speaking/silent notices come from another thread.
 
 Rules a lifter relies on:
   * the coach never answers its own voice: while it speaks, and for a short tail after, what the
@@ -11,13 +14,13 @@ Rules a lifter relies on:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from voicecoach.audio.format import AudioChunk
+from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Recognizer, Transcript
 from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
@@ -93,7 +96,7 @@ class Listener:
         *,
         on_turn: Callable[[Turn], None] = lambda turn: None,
         start_warmup: WarmupStarter | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         on_ignored: Callable[[str, str], None] = lambda heard, why: None,
     ) -> None:
         self.recognizer = recognizer
@@ -102,7 +105,7 @@ class Listener:
         self.settings = settings
         self.on_turn = on_turn
         self.start_warmup = start_warmup
-        self.clock = clock
+        self.clock: Clock = clock or RealClock()
         self.on_ignored = on_ignored
         """Told (heard, reason) for every utterance that is not a turn: `listen --verbose` shows them."""
         self.warmup: CommandHandler | None = None
@@ -121,26 +124,34 @@ class Listener:
         with self._lock:
             self._speaking = speaking
             if not speaking:
-                self._deaf_until = self.clock() + self.settings.echo_tail_seconds
+                self._deaf_until = self.clock.monotonic() + self.settings.echo_tail_seconds
                 if self._answered:  # the follow-up window runs from the end of the answer, not its start
                     self._open_until = self._deaf_until + self.settings.follow_up_seconds
                     self._answered = False
 
     def _deaf(self) -> bool:
         with self._lock:
-            return self._speaking or self.clock() < self._deaf_until
+            return self._speaking or self.clock.monotonic() < self._deaf_until
 
     def push_to_talk(self) -> None:
         """Enter pressed: the next utterance is for the coach."""
-        self._open_until = self.clock() + self.settings.follow_up_seconds
+        self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, chunks: Iterable[AudioChunk]) -> None:
+        """Everything on this thread, for a finite stream (benchmarks); live, the session calls `process`."""
         for chunk in chunks:
             self.process(chunk)
+        self.finish()
+
+    def finish(self) -> Turn | None:
+        """End of the stream: the recogniser's last utterance, if any, is heard like any other."""
         last = self.recognizer.finish()
-        if last is not None:
-            self._heard(last)
+        return self._heard(last) if last is not None else None
+
+    def command(self, command: Command) -> bool:
+        """A command from outside speech (a key): routed like a spoken one. True if something acted on it."""
+        return self._act(command)
 
     def process(self, chunk: AudioChunk) -> Turn | None:
         if self._deaf():
@@ -183,7 +194,7 @@ class Listener:
             self.ignored += 1
             return None
         text = transcript.text
-        addressed = self.settings.activation is Activation.ALWAYS or self.clock() < self._open_until
+        addressed = self.settings.activation is Activation.ALWAYS or self.clock.monotonic() < self._open_until
         woken = False
         skip = 0
         words = text.split()
@@ -194,7 +205,7 @@ class Listener:
             after = words[skip:]
             text, addressed, woken = " ".join(after), True, True
             if not after:
-                self._open_until = self.clock() + self.settings.follow_up_seconds
+                self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
                 self._say(LISTENING)
                 return None
         in_warmup = self.warmup is not None and not woken
@@ -221,7 +232,7 @@ class Listener:
         # Only a turn the lifter opened (wake word, Enter) earns a follow-up window. Letting follow-ups reopen
         # it made gym noise chain "turns" ("what" -> repeat -> "what" ...): measured 54 false turns an hour.
         follow_up = woken or self.settings.activation is not Activation.WAKE
-        self._open_until = self.clock() + self.settings.follow_up_seconds if follow_up else 0.0
+        self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds if follow_up else 0.0
         if reply.say and command not in SILENT:
             self._answered = follow_up
             self._say(reply.say)
@@ -248,8 +259,7 @@ class Listener:
         if command is Command.STOP:
             self.voice.stop()
             return True
-        handle = getattr(self.voice, "handle", None)
-        return bool(handle(command)) if handle is not None and command is not Command.REPEAT else False
+        return command is not Command.REPEAT and self.voice.handle(command)
 
     def warmup_finished(self) -> None:
         self.warmup = None

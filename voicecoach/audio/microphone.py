@@ -3,12 +3,14 @@
 The stream is opened once and kept running (PulseAudio capture starts ~2 s late, so opening per
 utterance would lose the start of every question). The audio callback only copies into a queue; all
 work happens in the consumer. A device that goes away is reopened with back-off; the session survives.
+What happens to the device is logged (logger "voicecoach.audio"); the CLI shows it on stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,15 +26,16 @@ STALL_SECONDS = 3.0
 """No audio for this long on an open stream means the device went away."""
 REOPEN_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
+log = logging.getLogger("voicecoach.audio")
+
 
 class Microphone:
     """An always-open input stream; iterate over it for 30 ms chunks at 16 kHz, timestamped from open."""
 
-    def __init__(self, device: DeviceSpec = None, *, log: Any = sys.stderr) -> None:
+    def __init__(self, device: DeviceSpec = None) -> None:
         self.device = find_device(device, "input")
         self.overflows = 0
         self.reopens = 0
-        self._log = log
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=1000)
         self._stream: Any = None
         self._rate = SAMPLE_RATE
@@ -81,6 +84,8 @@ class Microphone:
                     return
                 self._reopen(f"no audio for {STALL_SECONDS:.0f} s")
                 continue
+            if self._closed.is_set():
+                return  # woken by `close`
             if self._rate != SAMPLE_RATE:
                 data = resample(np.frombuffer(data, "<i2"), self._rate, SAMPLE_RATE).tobytes()
             pending += data
@@ -89,12 +94,12 @@ class Microphone:
                 yield AudioChunk(chunk, SAMPLE_RATE, self._samples / SAMPLE_RATE)
                 self._samples += len(chunk) // 2
             if self.overflows > reported_overflows:
-                print(f"voicecoach: microphone overflow ({self.overflows} so far); audio was dropped", file=self._log)
+                log.warning("microphone overflow (%d so far); audio was dropped", self.overflows)
                 reported_overflows = self.overflows
 
     def _reopen(self, reason: str) -> None:
         """The device went quiet or away: close, then try to open it again until it comes back."""
-        print(f"voicecoach: microphone {self.device.name!r} stopped ({reason}); reopening", file=self._log)
+        log.warning("microphone %r stopped (%s); reopening", self.device.name, reason)
         self._close_stream()
         for delay in (*REOPEN_DELAYS, *([REOPEN_DELAYS[-1]] * 1000)):
             if self._closed.wait(delay):
@@ -104,10 +109,10 @@ class Microphone:
                 self.device = find_device(self.device.name, "input")
                 self._open()
             except AudioDeviceError as err:
-                print(f"voicecoach: still no microphone ({err}); retrying", file=self._log)
+                log.warning("still no microphone (%s); retrying", err)
                 continue
             self.reopens += 1
-            print(f"voicecoach: microphone {self.device.name!r} is back", file=self._log)
+            log.warning("microphone %r is back", self.device.name)
             return
 
     def _close_stream(self) -> None:
@@ -120,7 +125,10 @@ class Microphone:
                 pass
 
     def close(self) -> None:
+        """Stop the stream; an iteration in another thread ends at once (not after STALL_SECONDS). Thread-safe."""
         self._closed.set()
+        with contextlib.suppress(queue.Full):  # a full queue wakes it anyway
+            self._queue.put_nowait(b"")  # wakes a consumer blocked in get()
         self._close_stream()
 
     def __enter__(self) -> Microphone:

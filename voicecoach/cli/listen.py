@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from voicecoach.errors import UsageError
+from voicecoach.cli.options import add_voice_options, voice_settings
+
+if TYPE_CHECKING:
+    from voicecoach.app.session import Session
 
 
 def register(sub: Any) -> None:
@@ -41,31 +46,11 @@ def register(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per turn")
     parser.add_argument("--out", metavar="WAV", help="render the spoken reply into this WAV instead of playing it")
-    parser.add_argument("--output", metavar="DEVICE", help="speaker: index or part of its name")
     parser.add_argument(
         "--model", metavar="PATH", help="Vosk model folder (default: installed model, else PocketSphinx)"
     )
     parser.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
-    parser.add_argument("--rate", type=int, help="speaking rate in words per minute")
-    parser.add_argument("--volume", type=float, help="0.0 to 1.0")
-    parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
-
-
-def _voice_settings(args: argparse.Namespace) -> Any:
-    from voicecoach.voice import MAX_RATE, MIN_RATE, VoiceSettings
-
-    settings = VoiceSettings()
-    if args.rate is not None:
-        if not MIN_RATE <= args.rate <= MAX_RATE:
-            raise UsageError(f"--rate must be between {MIN_RATE} and {MAX_RATE} words per minute")
-        settings = VoiceSettings(settings.voice, args.rate, settings.volume)
-    if args.volume is not None:
-        if not 0.0 <= args.volume <= 1.0:
-            raise UsageError("--volume must be between 0.0 and 1.0")
-        settings = VoiceSettings(settings.voice, settings.rate, args.volume)
-    if args.voice:
-        settings = VoiceSettings(args.voice, settings.rate, settings.volume)
-    return settings
+    add_voice_options(parser)
 
 
 def run_answer(args: argparse.Namespace) -> int:
@@ -76,6 +61,7 @@ def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.text.dialogue import Dialogue
     from voicecoach.text.domain import build_domain
 
+    settings = voice_settings(args)
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(build_domain(kb), args.model)
@@ -85,7 +71,7 @@ def run_answer(args: argparse.Namespace) -> int:
     if args.out:
         from voicecoach.voice import render_to_wav
 
-        render_to_wav(reply.say or "Okay.", args.out, _voice_settings(args))
+        render_to_wav(reply.say or "Okay.", args.out, settings)
     if args.json:
         print(json.dumps({**reply.as_json(), "engine": recognizer.name}))
     else:
@@ -94,20 +80,28 @@ def run_answer(args: argparse.Namespace) -> int:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from voicecoach.app.listener import Activation, Listener, ListenSettings
+    """The live session until Ctrl-C (SIGINT) or SIGTERM (systemd's stop). Either ends it within 2 s with the
+    summary line and exit status 0: stopping the coach is its normal end, not a failure."""
+    from voicecoach.app.listener import Activation, ListenSettings
+    from voicecoach.app.session import Session, SessionState
+    from voicecoach.audio.microphone import Microphone
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
-    from voicecoach.text.dialogue import Dialogue, opening_replies
     from voicecoach.text.domain import build_domain
-    from voicecoach.voice import open_voice
+    from voicecoach.voice import Pyttsx3Synthesizer, SpokenVoice, open_voice
 
+    spoken = voice_settings(args)
     kb = knowledge.load(args.kb)
     recognizer = open_recognizer(build_domain(kb), args.model)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    voice = open_voice(args.output, _voice_settings(args), out=None if args.json else sys.stdout)
     settings = ListenSettings(
         activation=Activation(args.activation), wake_word=args.wake_word.lower(), barge_in=args.barge_in
     )
+    how = {
+        "wake": f'say "{settings.wake_word}", then your question',
+        "always": "just ask",
+        "push": "press Enter, then ask",
+    }[args.activation]
 
     def on_turn(turn: Any) -> None:
         if args.json:
@@ -119,72 +113,61 @@ def run_listen(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"voicecoach: ignored {heard!r} ({why})", file=sys.stderr, flush=True)
 
-    listener = Listener(
-        recognizer,
-        Dialogue(kb, confirm_unnamed=True),
-        voice,
-        settings,
-        on_turn=on_turn,
-        start_warmup=lambda: _start_warmup(kb, voice, listener),
-        on_ignored=on_ignored,
-    )
-    voice.prepare(opening_replies(kb))  # answers render in the background now, not after each question
-    ready = getattr(voice, "ready", None)
-    if ready is not None:
-        ready()  # a new PulseAudio output stream stutters for its first seconds: pay that now, not mid-answer
-    try:
-        return _listen_on_microphone(args, listener, settings)
-    finally:
-        close = getattr(voice, "close", None)
-        if close is not None:
-            close()  # the output stream closes now, in order, not in an exit-time finalizer
+    def on_state(state: SessionState) -> None:
+        if args.verbose:
+            print(f"voicecoach: {state.value.replace('_', ' ')}", file=sys.stderr, flush=True)
 
-
-def _listen_on_microphone(args: argparse.Namespace, listener: Any, settings: Any) -> int:
-    from voicecoach.app.listener import Activation
-    from voicecoach.audio.microphone import Microphone
+    def on_status(message: str) -> None:
+        print(f"voicecoach: {message}", file=sys.stderr, flush=True)
 
     with Microphone(args.input) as mic:
-        how = {
-            "wake": f'say "{settings.wake_word}", then your question',
-            "always": "just ask",
-            "push": "press Enter, then ask",
-        }[args.activation]
-        print(f"voicecoach: listening on {mic.device.name!r}: {how}", file=sys.stderr, flush=True)
-        if settings.activation is Activation.PUSH:
-            threading.Thread(target=_enter_presses, args=(listener,), daemon=True).start()
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the session with its summary line
-            listener.run(mic)
-        print(
-            f"voicecoach: stopped ({mic.overflows} overflows, {listener.ignored} utterances ignored)", file=sys.stderr
+        voice = open_voice(args.output, spoken, out=None if args.json else sys.stdout)
+        # The warm-up renders with the voice's own synthesiser (and its cache); without sound, with a new one.
+        synthesizer = voice.synthesizer if isinstance(voice, SpokenVoice) else Pyttsx3Synthesizer()
+        session = Session(
+            kb,
+            recognizer,
+            voice,
+            synthesizer,
+            settings,
+            on_turn=on_turn,
+            on_ignored=on_ignored,
+            on_state=on_state,
+            on_status=on_status,
         )
+        with _stop_on_signals(session):
+            # Printed once the handlers are in place: from this line on, a signal ends the session cleanly.
+            print(f"voicecoach: listening on {mic.device.name!r}: {how}", file=sys.stderr, flush=True)
+            if settings.activation is Activation.PUSH:
+                threading.Thread(target=_enter_presses, args=(session,), name="enter", daemon=True).start()
+            session.run(mic)  # closes the microphone and the voice on its way out
+        print(f"voicecoach: stopped ({mic.overflows} overflows, {session.ignored} utterances ignored)", file=sys.stderr)
     return 0
 
 
-def _enter_presses(listener: Any) -> None:
+@contextlib.contextmanager
+def _stop_on_signals(session: Session) -> Iterator[None]:
+    """SIGINT and SIGTERM call `session.stop()`; a second one while it stops interrupts at once (exit 130).
+    The previous handlers are restored afterwards."""
+
+    def handler(signum: int, frame: object) -> None:
+        if session.stopping:
+            raise KeyboardInterrupt
+        session.stop()
+
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+
+def _enter_presses(session: Session) -> None:
+    from voicecoach.app.session import PUSH_TO_TALK
+
     for _ in sys.stdin:
-        listener.push_to_talk()
-
-
-def _start_warmup(kb: Any, voice: Any, listener: Any) -> Any:
-    """The warm-up runs beside the loop; spoken pause/resume/skip/stop reach it as the same Command objects."""
-    from voicecoach.voice import Pyttsx3Synthesizer
-    from voicecoach.warmup.plan import WarmupPlan
-    from voicecoach.warmup.runner import WarmupRunner
-
-    plan = WarmupPlan.make("squats")
-    topic = plan.exercise.topic
-    cues = kb.topic(topic).cues if topic in {t.id for t in kb.topics} else ()
-    runner = WarmupRunner(plan, voice, getattr(voice, "synthesizer", None) or Pyttsx3Synthesizer(), cues=cues)
-
-    def run() -> None:
-        try:
-            runner.run()
-        finally:
-            listener.warmup_finished()
-
-    threading.Thread(target=run, name="warmup", daemon=True).start()
-    return runner
+        session.post(PUSH_TO_TALK)
 
 
 def run_devices(args: argparse.Namespace) -> int:

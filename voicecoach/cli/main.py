@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
@@ -19,7 +20,28 @@ MAX_LINE_BYTES = 64 * 1024
 """Longer stdin lines are cut before decoding: a 100 kB line costs nothing and loses nothing after it."""
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """One line per message on whatever sys.stderr is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def configure_logging() -> None:
+    """What the library logs (logger "voicecoach": microphone, sound output) reaches the terminal as
+    "voicecoach: message" on stderr, like every other message of the CLI. Only the CLI does this."""
+    logger = logging.getLogger("voicecoach")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("voicecoach: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # pyttsx3 calls logging.debug() at import, which gives the root logger a handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)

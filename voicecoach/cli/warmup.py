@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from voicecoach.cli.options import add_voice_options, number, voice_settings, whole_number
 from voicecoach.commands import KEY_HELP, Command, command_from_key
 from voicecoach.errors import AudioFileError, KnowledgeBaseError, UsageError
-from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, Synthesizer, VoiceSettings
+from voicecoach.voice.base import SpeechClip, Synthesizer, VoiceSettings
 from voicecoach.warmup.plan import EXERCISES, WarmupPlan
 from voicecoach.warmup.timeline import WarmupEvent, build_timeline, format_event
 
@@ -30,8 +29,7 @@ counts down the rest and closes with a summary. Squats: 4 sets of slow bodyweigh
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("warmup", help="run the knee warm-up aloud", description=HELP)
-    # Numbers are taken as text and checked in `run`, so a bad value is one clear line and exit 2,
-    # not argparse's usage block.
+    # Numbers are taken as text and checked in `run` (see cli.options): one clear line and exit 2.
     parser.add_argument("--exercise", default="squats", help=f"{' or '.join(EXERCISES)} (default squats)")
     parser.add_argument("--sets", help="sets (default: squats 4, leg-extensions 3)")
     parser.add_argument("--reps", help="reps per set (default: squats 10, leg-extensions 12)")
@@ -42,54 +40,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dry-run", action="store_true", help="print the timeline; no sound, no waiting")
     parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object per event")
     parser.add_argument("--out", metavar="WAV", help="render the whole routine, timing kept, into one WAV file")
-    parser.add_argument("--voice", help="synthesiser voice, e.g. en-us")
-    parser.add_argument("--rate", help=f"speech rate in words per minute (default {VoiceSettings.rate})")
-    parser.add_argument("--volume", help="0.1-1.0 (default 1.0)")
-    parser.add_argument("--device", help="output device: PortAudio index or part of its name")
+    add_voice_options(parser)
     parser.set_defaults(func=run)
     return parser
-
-
-def _whole(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"--{name} {text!r}: not a whole number") from None
-
-
-def _seconds(name: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"--{name} {text!r}: not a number") from None
-    if not math.isfinite(value):
-        raise UsageError(f"--{name} {text!r}: not a finite number")
-    return value
-
-
-def _settings(args: argparse.Namespace) -> VoiceSettings:
-    rate = _whole("rate", args.rate)
-    rate = VoiceSettings.rate if rate is None else rate
-    volume = _seconds("volume", args.volume)
-    volume = VoiceSettings.volume if volume is None else volume
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise UsageError(f"--rate must be {MIN_RATE}-{MAX_RATE} words per minute, got {rate}")
-    if not 0.1 <= volume <= 1.0:
-        raise UsageError(f"--volume must be 0.1-1.0, got {volume:g}")
-    return VoiceSettings(voice=args.voice, rate=rate, volume=volume)
 
 
 def plan_from_args(args: argparse.Namespace, rate: int) -> WarmupPlan:
     return WarmupPlan.make(
         args.exercise,
-        sets=_whole("sets", args.sets),
-        reps=_whole("reps", args.reps),
+        sets=whole_number("sets", args.sets),
+        reps=whole_number("reps", args.reps),
         tempo=args.tempo,
-        rest=_seconds("rest", args.rest),
+        rest=number("rest", args.rest),
         rate=rate,
     )
 
@@ -119,7 +81,7 @@ def _check_writable(path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = voice_settings(args)
     plan = plan_from_args(args, settings.rate)
     if args.json and not args.dry_run:
         raise UsageError("--json only goes with --dry-run")
@@ -140,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"voicecoach: overlap at {issue}", file=sys.stderr)
         print(f"wrote {args.out} ({timeline[-1].t:.0f} s, {len(timeline)} events)")
         return 0
-    return _run_aloud(plan, cues, synth, settings, args.device)
+    return _run_aloud(plan, cues, synth, settings, args.output)
 
 
 def print_timeline(timeline: list[WarmupEvent], *, as_json: bool, out: TextIO | None = None) -> None:
@@ -153,7 +115,7 @@ def _run_aloud(
     plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: str | None
 ) -> int:
     from voicecoach.voice import open_voice
-    from voicecoach.warmup.runner import WarmupRunner
+    from voicecoach.warmup.runner import runner_for_voice
 
     # The runner prints each event itself; a voice without sound must not print it twice.
     voice = open_voice(device, settings, out=None, synthesizer=synth)
@@ -161,8 +123,7 @@ def _run_aloud(
     def show(event: WarmupEvent) -> None:
         print(format_event(event), flush=True)
 
-    # Clips are rendered at full volume: the player applies the volume, as SpokenVoice does.
-    runner = WarmupRunner(plan, voice, synth, cues=cues, settings=replace(settings, volume=1.0), on_event=show)
+    runner = runner_for_voice(plan, voice, synth, cues=cues, on_event=show)
     runner.prepare()
     # The first stream PortAudio opens starts ~0.2 s slower than later ones: open one before the plan's clock.
     voice.play(SpeechClip("", bytes(3200), 16000), wait=True)

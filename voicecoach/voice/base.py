@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from voicecoach.commands import Command
 from voicecoach.text.spoken import SPEAKING_RATE
 
 MIN_RATE, MAX_RATE = 80, 320
 """Words per minute the voice accepts."""
+MIN_VOLUME, MAX_VOLUME = 0.1, 1.0
+"""The volume range: "quieter" stops at the floor, so the coach never goes silent."""
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,8 @@ class VoiceSettings:
     """Synthesiser voice id or name (espeak-ng: e.g. "en-us"); None is the default voice."""
     rate: int = SPEAKING_RATE
     """Words per minute."""
-    volume: float = 1.0
-    """0.0 to 1.0."""
+    volume: float = MAX_VOLUME
+    """MIN_VOLUME to MAX_VOLUME, applied by the player (clips are rendered at full volume)."""
 
     def slower(self) -> VoiceSettings:
         return replace(self, rate=max(MIN_RATE, self.rate - 25))
@@ -30,10 +33,10 @@ class VoiceSettings:
         return replace(self, rate=min(MAX_RATE, self.rate + 25))
 
     def louder(self) -> VoiceSettings:
-        return replace(self, volume=min(1.0, round(self.volume + 0.2, 2)))
+        return replace(self, volume=min(MAX_VOLUME, round(self.volume + 0.2, 2)))
 
     def quieter(self) -> VoiceSettings:
-        return replace(self, volume=max(0.1, round(self.volume - 0.2, 2)))
+        return replace(self, volume=max(MIN_VOLUME, round(self.volume - 0.2, 2)))
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,11 @@ SpeechListener = Callable[[bool], None]
 
 
 class Voice(Protocol):
-    """Speaks to the lifter. The listening loop mutes the microphone while `speaking` is True."""
+    """Speaks to the lifter: everything the listening session and the warm-up call on a voice.
+
+    The session mutes the microphone while `speaking` is True (it hears about changes through
+    `add_listener`), calls `prepare` and `ready` before it listens and `close` when it ends.
+    """
 
     settings: VoiceSettings
 
@@ -80,3 +87,19 @@ class Voice(Protocol):
     def speaking(self) -> bool: ...
 
     def add_listener(self, listener: SpeechListener) -> None: ...
+
+    def handle(self, command: Command) -> bool:
+        """SLOWER/FASTER/LOUDER/QUIETER change the settings, STOP cuts the reply; False for the others."""
+        ...
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render `texts` ahead (in the background) so saying one later starts at once."""
+        ...
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        """Warm the output up before the first reply; True once sound flows in real time."""
+        ...
+
+    def close(self) -> None:
+        """Release the sound device; the voice cannot speak afterwards."""
+        ...

@@ -7,7 +7,8 @@ ourselves (see `player`). Its traps, checked on pyttsx3 2.99:
 - `runAndWait` returns when espeak-ng has *started* (it synthesises in its own thread): we wait for
   the "finished-utterance" event, else long replies come back truncated or missing.
 - `save_to_file` prints "Audio saved to <path>" with Python's `print`, from espeak's thread: our
-  CLI prints JSON on stdout, so that one line is filtered out (everything else still prints).
+  CLI prints JSON on stdout. The driver module's `print` is replaced by one that drops that line
+  and logs anything else (sys.stdout itself is never touched).
 - Several `save_to_file` queued before one `runAndWait` write only the last file: one render,
   one `runAndWait`.
 - `setProperty` is queued until `runAndWait` (so `getProperty` shows the old value), and then
@@ -22,16 +23,14 @@ ourselves (see `player`). Its traps, checked on pyttsx3 2.99:
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import logging
 import tempfile
 import threading
 import wave
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from voicecoach.errors import SynthesisError
 from voicecoach.voice.base import SpeechClip, VoiceSettings
@@ -51,43 +50,16 @@ class VoiceInfo:
     languages: tuple[str, ...]
 
 
-class _SavedNoticeFilter:
-    """Stands in for sys.stdout: drops pyttsx3's "Audio saved to ..." line, passes everything else.
-
-    The line is printed from espeak-ng's own synthesis thread, not the caller's, so neither a
-    per-thread filter nor `contextlib.redirect_stdout` in the rendering thread would catch it;
-    matching the text keeps other threads' output intact.
-    """
-
-    def __init__(self, original: TextIO) -> None:
-        self._original = original
-        self._dropping: set[int] = set()  # threads whose next "\n" ends a dropped notice
-
-    def write(self, text: str) -> int:
-        thread = threading.get_ident()
-        if text.startswith(_SAVED_NOTICE):
-            self._dropping.add(thread)
-            return len(text)
-        if thread in self._dropping and text == "\n":
-            self._dropping.discard(thread)
-            return len(text)
-        return self._original.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)
-
-
 _SAVED_NOTICE = "Audio saved to "
+log = logging.getLogger("voicecoach.voice")
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    original = sys.stdout
-    sys.stdout = _SavedNoticeFilter(original)
-    try:
-        yield
-    finally:
-        sys.stdout = original
+def _driver_print(*args: object, **_ignored: object) -> None:
+    """Stands in for `print` inside pyttsx3's espeak driver, whichever thread calls it: its "Audio saved
+    to ..." after every render is dropped, anything else (e.g. a playback error) is logged."""
+    text = " ".join(str(arg) for arg in args)
+    if not text.startswith(_SAVED_NOTICE):
+        log.info("pyttsx3: %s", text)
 
 
 class _Engine:
@@ -104,7 +76,10 @@ class _Engine:
             # libespeak-ng missing shows up as OSError from ctypes or RuntimeError from the driver.
             raise SynthesisError(f"espeak-ng does not start ({err}); install espeak-ng") from None
         from pyttsx3.drivers import _espeak
+        from pyttsx3.drivers import espeak as espeak_driver
         from pyttsx3.drivers.espeak import EspeakDriver
+
+        espeak_driver.print = _driver_print  # the module's own name lookup: nothing else is affected
 
         self._espeak: Any = _espeak
         self._driver: Any = EspeakDriver
@@ -139,11 +114,10 @@ class _Engine:
         self._settle()
         self.engine.save_to_file(text, str(path))
         self.finished.clear()
-        with _quiet_stdout():
-            self.engine.runAndWait()
-            # runAndWait returns as soon as espeak-ng has *started*: the file is written later
-            # from espeak's own thread, just before "finished-utterance".
-            done = self.finished.wait(timeout=max(10.0, len(text) / 10))
+        self.engine.runAndWait()
+        # runAndWait returns as soon as espeak-ng has *started*: the file is written later
+        # from espeak's own thread, just before "finished-utterance".
+        done = self.finished.wait(timeout=max(10.0, len(text) / 10))
         if self.errors:
             error = self.errors[0]
             self.errors.clear()

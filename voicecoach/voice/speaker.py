@@ -3,12 +3,14 @@
 Who prints what: a voice only makes sound. The CLI decides what goes to stdout (JSON for `ask`),
 so the text of a reply is printed only by `PrintedVoice`, and only to the stream it was given
 (`out`, sys.stdout by default, None for nowhere). A voice that loses its sound output mid-session
-warns once on stderr and carries on printing: the lifter is mid-set, the coach must not crash.
+warns once (logger "voicecoach.voice"; the CLI shows it on stderr) and carries on printing: the lifter
+is mid-set, the coach must not crash.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import sys
 import threading
 from collections.abc import Iterable
@@ -22,6 +24,8 @@ from voicecoach.errors import AudioDeviceError, SynthesisError, VoicecoachError
 from voicecoach.voice.base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
 from voicecoach.voice.espeak import Pyttsx3Synthesizer
 from voicecoach.voice.player import Player
+
+log = logging.getLogger("voicecoach.voice")
 
 
 class _Default(enum.Enum):
@@ -39,7 +43,7 @@ def _resolve(out: Out) -> TextIO | None:
 
 
 class _OnceWarning:
-    """The "no sound" warning goes to stderr once per process, however many voices fall back."""
+    """The "no sound" warning is logged once per process, however many voices fall back."""
 
     def __init__(self) -> None:
         self.warned = False
@@ -47,7 +51,7 @@ class _OnceWarning:
     def __call__(self, reason: VoicecoachError | str) -> None:
         if not self.warned:
             self.warned = True
-            print(f"voicecoach: no sound output ({reason}); printing replies instead", file=sys.stderr)
+            log.warning("no sound output (%s); printing replies instead", reason)
 
     def reset(self) -> None:
         """For tests."""
@@ -93,6 +97,12 @@ class PrintedVoice:
 
     def stop(self) -> None:
         pass  # nothing is ever playing
+
+    def ready(self, timeout: float = 4.0) -> bool:
+        return True  # no device to warm up
+
+    def close(self) -> None:
+        pass  # no device to release
 
     @property
     def speaking(self) -> bool:
@@ -237,7 +247,7 @@ def open_voice(
     out: Out = STDOUT,
     synthesizer: Synthesizer | None = None,
 ) -> SpokenVoice | PrintedVoice:
-    """The coach's voice on `device`, or a `PrintedVoice` (after one stderr warning) without sound.
+    """The coach's voice on `device`, or a `PrintedVoice` (after one logged warning) without sound.
 
     `out` is where replies are printed when there is no sound: sys.stdout by default (`STDOUT`),
     None to print nowhere (the CLI already shows the reply). Never raises for missing sound.

@@ -11,40 +11,15 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
+from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.voice.base import SpeechClip, Synthesizer, Voice, VoiceSettings
 from voicecoach.warmup.plan import GAP, TEMPO_STEP, WarmupPlan
 from voicecoach.warmup.timeline import WarmupEvent, build_timeline, replan, vocabulary
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float:
-        """Seconds, never going backwards."""
-        ...
-
-    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
-        """Sleep until `deadline` (may be math.inf) or until `interrupt` is set; True if interrupted."""
-        ...
-
-
-class RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wait(self, deadline: float, interrupt: threading.Event) -> bool:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return interrupt.is_set()
-            # Event.wait caps its timeout; a loop also covers spurious early wake-ups.
-            if interrupt.wait(min(left, 3600.0)):
-                return True
 
 
 @dataclass(frozen=True)
@@ -241,6 +216,25 @@ class WarmupRunner:
     @staticmethod
     def _is_set_start(event: WarmupEvent, after_set: int) -> bool:
         return event.kind == "summary" or (event.kind == "announce" and event.set > after_set)
+
+
+def runner_for_voice(
+    plan: WarmupPlan,
+    voice: Voice,
+    synth: Synthesizer,
+    *,
+    cues: Sequence[str] = (),
+    clock: Clock | None = None,
+    on_event: EventHook | None = None,
+) -> WarmupRunner:
+    """The warm-up for `voice`, however it was started (`voicecoach warmup`, or "start the warm-up" in `listen`).
+
+    Its clips are rendered at full volume: the voice's player applies `voice.settings.volume` as it plays
+    (as `SpokenVoice` does for replies), so louder/quieter reach the counts at once and the volume is applied
+    once, not twice.
+    """
+    settings = replace(voice.settings, volume=1.0)
+    return WarmupRunner(plan, voice, synth, cues=cues, clock=clock, settings=settings, on_event=on_event)
 
 
 def render_warmup_wav(
