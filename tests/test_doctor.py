@@ -274,6 +274,28 @@ def test_no_sound_devices_fail_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -
     assert speaker.status == "fail" and "start the sound server" in speaker.fix
 
 
+@pytest.mark.parametrize(
+    ("message", "detail", "fix"),
+    [
+        ("no microphone found; plug a microphone in", "no microphone found", doctor._NO_SOUND_FIX),
+        (
+            "no microphone matches 'usb' (there are: 0: pulse); plug a microphone in or pass --input (see devices)",
+            "no microphone matches 'usb' (there are: 0: pulse)",
+            "plug a microphone in or pass --input (see devices)",
+        ),
+        (
+            "cannot open microphone 'x' (16000 Hz: bad; 44100 Hz: bad)",
+            "cannot open microphone 'x' (16000 Hz: bad; 44100 Hz: bad)",
+            doctor._NO_SOUND_FIX,
+        ),
+    ],
+)
+def test_device_errors_split_into_detail_and_fix(message: str, detail: str, fix: str) -> None:
+    from voicecoach.errors import AudioDeviceError
+
+    assert doctor._no_device_fix(AudioDeviceError(message), "microphone") == (detail, fix)
+
+
 # --- the CLI ----------------------------------------------------------------------------------
 
 

@@ -457,8 +457,13 @@ class _Recorder:
 
 
 def _no_device_fix(err: Exception, what: str) -> tuple[str, str]:
-    """An `AudioDeviceError` as (detail, fix); "no ... found" gets the plug-in/sound-server fix."""
-    detail, _, fix = str(err).partition("; ")
+    """An `AudioDeviceError` as (detail, fix); "no ... found" gets the plug-in/sound-server fix.
+
+    The devices module ends its messages with "; <fix>"; a "; " inside parentheses is not one."""
+    text = str(err)
+    detail, _, fix = text.rpartition("; ")
+    if not detail or fix.count(")") > fix.count("("):
+        detail, fix = text, ""
     if detail.startswith("no ") and detail.endswith("found"):
         return f"no {what} found", _NO_SOUND_FIX
     return detail, fix or _NO_SOUND_FIX
