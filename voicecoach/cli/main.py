@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from voicecoach import __version__
-from voicecoach.cli import config, listen, log, model, service, warmup
+from voicecoach.cli import config, doctor, listen, log, model, service, warmup
 from voicecoach.errors import VoicecoachError
 
 MAX_LINE_BYTES = 64 * 1024
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=run_kb_check)
     kb.set_defaults(func=lambda _args: _usage(kb))
 
-    for module in (warmup, listen, model, config, service, log):
+    for module in (warmup, listen, model, config, service, log, doctor):
         module.register(sub)
     return parser
 
