@@ -37,6 +37,7 @@ from voicecoach.app.doctor import (
     read_temperature_c,
     read_throttled,
     run_checks,
+    sound,
     speaker_check,
 )
 from voicecoach.cli.main import main
@@ -277,7 +278,7 @@ def test_no_sound_devices_fail_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.parametrize(
     ("message", "detail", "fix"),
     [
-        ("no microphone found; plug a microphone in", "no microphone found", doctor._NO_SOUND_FIX),
+        ("no microphone found; plug a microphone in", "no microphone found", sound._NO_SOUND_FIX),
         (
             "no microphone matches 'usb' (there are: 0: pulse); plug a microphone in or pass --input (see devices)",
             "no microphone matches 'usb' (there are: 0: pulse)",
@@ -286,14 +287,14 @@ def test_no_sound_devices_fail_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -
         (
             "cannot open microphone 'x' (16000 Hz: bad; 44100 Hz: bad)",
             "cannot open microphone 'x' (16000 Hz: bad; 44100 Hz: bad)",
-            doctor._NO_SOUND_FIX,
+            sound._NO_SOUND_FIX,
         ),
     ],
 )
 def test_device_errors_split_into_detail_and_fix(message: str, detail: str, fix: str) -> None:
     from voicecoach.errors import AudioDeviceError
 
-    assert doctor._no_device_fix(AudioDeviceError(message), "microphone") == (detail, fix)
+    assert sound._no_device_fix(AudioDeviceError(message), "microphone") == (detail, fix)
 
 
 # --- the CLI ----------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ class Microphone:
                 continue
             self._stream, self._rate = stream, rate
             return
-        raise AudioDeviceError(f"cannot open microphone {self.device.name!r} ({'; '.join(errors)})")
+        raise AudioDeviceError(
+            f"cannot open microphone {self.device.name!r} ({'; '.join(errors)}); "
+            "plug it in again or choose another with --input (see `voicecoach devices`)"
+        )
 
     def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
         if status.input_overflow:
