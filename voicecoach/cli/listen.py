@@ -11,10 +11,12 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from voicecoach.cli.options import add_voice_options, voice_settings
+from voicecoach.cli.options import add_config_option, add_engine_options, add_voice_options, load_settings, voice_of
 
 if TYPE_CHECKING:
+    from voicecoach.app.listener import Turn
     from voicecoach.app.session import Session
+    from voicecoach.app.turnlog import LoggedTurn
 
 
 def register(sub: Any) -> None:
@@ -22,14 +24,16 @@ def register(sub: Any) -> None:
     listen.add_argument(
         "--activation",
         choices=["wake", "always", "push"],
-        default="wake",
         help="wake word (default), always on, or push-to-talk with Enter",
     )
-    listen.add_argument("--wake-word", default="coach")
+    listen.add_argument("--wake-word", help='the word that wakes the coach (default "coach")')
     listen.add_argument("--input", metavar="DEVICE", help="microphone: index or part of its name")
     listen.add_argument("--verbose", action="store_true", help="log every utterance heard and why it was ignored")
     listen.add_argument(
-        "--barge-in", action="store_true", help='let "stop" interrupt the coach (needs echo cancellation)'
+        "--barge-in",
+        action="store_true",
+        default=None,
+        help='let "stop" interrupt the coach (needs echo cancellation)',
     )
     _common(listen)
     listen.set_defaults(func=run_listen)
@@ -46,11 +50,9 @@ def register(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per turn")
     parser.add_argument("--out", metavar="WAV", help="render the spoken reply into this WAV instead of playing it")
-    parser.add_argument(
-        "--model", metavar="PATH", help="Vosk model folder (default: installed model, else PocketSphinx)"
-    )
-    parser.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
+    add_engine_options(parser)
     add_voice_options(parser)
+    add_config_option(parser)
 
 
 def run_answer(args: argparse.Namespace) -> int:
@@ -61,17 +63,17 @@ def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.text.dialogue import Dialogue
     from voicecoach.text.domain import build_domain
 
-    settings = voice_settings(args)
+    config = load_settings(args)
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
-    kb = knowledge.load(args.kb)
-    recognizer = open_recognizer(build_domain(kb), args.model)
+    kb = knowledge.load(config.knowledge.kb)
+    recognizer = open_recognizer(build_domain(kb), config.engine.model, engine=config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
     reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
     if args.out:
         from voicecoach.voice import render_to_wav
 
-        render_to_wav(reply.say or "Okay.", args.out, settings)
+        render_to_wav(reply.say or "Okay.", args.out, voice_of(config))
     if args.json:
         print(json.dumps({**reply.as_json(), "engine": recognizer.name}))
     else:
@@ -84,26 +86,40 @@ def run_listen(args: argparse.Namespace) -> int:
     summary line and exit status 0: stopping the coach is its normal end, not a failure."""
     from voicecoach.app.listener import Activation, ListenSettings
     from voicecoach.app.session import Session, SessionState
+    from voicecoach.app.turnlog import TurnRecorder
     from voicecoach.audio.microphone import Microphone
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
     from voicecoach.text.domain import build_domain
     from voicecoach.voice import Pyttsx3Synthesizer, SpokenVoice, open_voice
 
-    spoken = voice_settings(args)
-    kb = knowledge.load(args.kb)
-    recognizer = open_recognizer(build_domain(kb), args.model)
+    config = load_settings(args)
+    kb = knowledge.load(config.knowledge.kb)
+    recognizer = open_recognizer(build_domain(kb), config.engine.model, engine=config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     settings = ListenSettings(
-        activation=Activation(args.activation), wake_word=args.wake_word.lower(), barge_in=args.barge_in
+        activation=Activation(config.listen.activation),
+        wake_word=config.listen.wake_word,
+        barge_in=config.listen.barge_in,
     )
     how = {
         "wake": f'say "{settings.wake_word}", then your question',
         "always": "just ask",
         "push": "press Enter, then ask",
-    }[args.activation]
+    }[settings.activation]
+
+    def on_status(message: str) -> None:
+        print(f"voicecoach: {message}", file=sys.stderr, flush=True)
+
+    turn_log = TurnRecorder(
+        config.log.folder_or_default() / "turns" if config.log.turns else None,
+        warn=on_status,
+        max_bytes=config.log.max_kb * 1024,
+        keep=config.log.keep,
+    )
 
     def on_turn(turn: Any) -> None:
+        turn_log.record(logged(turn))
         if args.json:
             print(json.dumps(turn.as_json()), flush=True)
         else:
@@ -117,11 +133,8 @@ def run_listen(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"voicecoach: {state.value.replace('_', ' ')}", file=sys.stderr, flush=True)
 
-    def on_status(message: str) -> None:
-        print(f"voicecoach: {message}", file=sys.stderr, flush=True)
-
-    with Microphone(args.input) as mic:
-        voice = open_voice(args.output, spoken, out=None if args.json else sys.stdout)
+    with Microphone(config.audio.input) as mic:
+        voice = open_voice(config.audio.output, voice_of(config), out=None if args.json else sys.stdout)
         # The warm-up renders with the voice's own synthesiser (and its cache); without sound, with a new one.
         synthesizer = voice.synthesizer if isinstance(voice, SpokenVoice) else Pyttsx3Synthesizer()
         session = Session(
@@ -143,6 +156,17 @@ def run_listen(args: argparse.Namespace) -> int:
             session.run(mic)  # closes the microphone and the voice on its way out
         print(f"voicecoach: stopped ({mic.overflows} overflows, {session.ignored} utterances ignored)", file=sys.stderr)
     return 0
+
+
+def logged(turn: Turn) -> LoggedTurn:
+    """A turn as the turn log keeps it: answered means advice or a command acted on, not "Did you mean ...?"."""
+    from voicecoach.app.turnlog import LoggedTurn
+
+    reply = turn.reply
+    answered = reply.intent not in ("unknown", "clarify")
+    return LoggedTurn.now(
+        turn.heard, reply.intent, answered=answered, engine=turn.engine, confidence=reply.confidence, topic=reply.topic
+    )
 
 
 @contextlib.contextmanager

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from voicecoach.cli.options import add_voice_options, number, voice_settings, whole_number
+from voicecoach.audio.devices import DeviceSpec
+from voicecoach.cli.options import add_config_option, add_voice_options, load_settings, number, voice_of, whole_number
 from voicecoach.commands import KEY_HELP, Command, command_from_key
 from voicecoach.errors import AudioFileError, KnowledgeBaseError, UsageError
 from voicecoach.voice.base import SpeechClip, Synthesizer, VoiceSettings
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="with --dry-run: one JSON object per event")
     parser.add_argument("--out", metavar="WAV", help="render the whole routine, timing kept, into one WAV file")
     add_voice_options(parser)
+    add_config_option(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -81,7 +83,8 @@ def _check_writable(path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = voice_settings(args)
+    config = load_settings(args)
+    settings = voice_of(config)
     plan = plan_from_args(args, settings.rate)
     if args.json and not args.dry_run:
         raise UsageError("--json only goes with --dry-run")
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"voicecoach: overlap at {issue}", file=sys.stderr)
         print(f"wrote {args.out} ({timeline[-1].t:.0f} s, {len(timeline)} events)")
         return 0
-    return _run_aloud(plan, cues, synth, settings, args.output)
+    return _run_aloud(plan, cues, synth, settings, config.audio.output)
 
 
 def print_timeline(timeline: list[WarmupEvent], *, as_json: bool, out: TextIO | None = None) -> None:
@@ -112,7 +115,7 @@ def print_timeline(timeline: list[WarmupEvent], *, as_json: bool, out: TextIO | 
 
 
 def _run_aloud(
-    plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: str | None
+    plan: WarmupPlan, cues: tuple[str, ...], synth: Synthesizer, settings: VoiceSettings, device: DeviceSpec
 ) -> int:
     from voicecoach.voice import open_voice
     from voicecoach.warmup.runner import runner_for_voice

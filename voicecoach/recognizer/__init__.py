@@ -53,15 +53,18 @@ def describe_choice(model: str | Path | None = None) -> str:
     )
 
 
-def open_recognizer(domain: Domain, model: str | Path | None = None) -> Recognizer:
+def open_recognizer(domain: Domain, model: str | Path | None = None, *, engine: str = "auto") -> Recognizer:
     """The recogniser for this domain (`voicecoach.text.domain.build_domain` makes it from a knowledge base).
 
-    An explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a `ModelError`, never a
-    silent fallback); else an installed Vosk English model -> Vosk; else the bundled PocketSphinx.
+    `engine="auto"`: an explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a
+    `ModelError`, never a silent fallback); else an installed Vosk English model -> Vosk; else the bundled
+    PocketSphinx. "vosk" fails without a model; "pocketsphinx" ignores any model.
     """
     from voicecoach.recognizer.models import find_model
 
-    path, why = find_model(model)
+    path, why = find_model(model) if engine != "pocketsphinx" else (None, "")
+    if path is None and engine == "vosk":
+        raise ModelError("engine vosk asked for, but no Vosk model is installed; run 'voicecoach model download'")
     if path is not None:
         try:
             from voicecoach.recognizer.vosk_engine import VoskRecognizer
