@@ -15,7 +15,7 @@ from voicecoach.text.evaluation import (
     read_labelled,
     unrelated_acted_on,
 )
-from voicecoach.text.matcher import UNKNOWN, Matcher
+from voicecoach.text.matcher import Matcher
 
 DATA = Path(__file__).parent / "data"
 CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150" / "data_full.json"
@@ -51,12 +51,12 @@ def test_other_body_parts_and_chatter_never_get_knee_advice(matcher: Matcher) ->
     [
         ("my knee popped during squats", "knee_pain_red_flag"),
         ("my knee is swollen after leg press", "knee_pain_red_flag"),
-        ("my hip pops when i squat", UNKNOWN),
-        ("my shoulder hurts when I bench", UNKNOWN),
+        ("my hip pops when i squat", None),
+        ("my shoulder hurts when I bench", None),
         ("sqauts hurt my knees", "knee_pain_squat"),
         ("tread mill hurts my knees", "knee_pain_treadmill"),
-        ("", UNKNOWN),
-        ("[unk] [unk]", UNKNOWN),
+        ("", None),
+        ("[unk] [unk]", None),
     ],
 )
 def test_safety_and_recogniser_forms(matcher: Matcher, text: str, intent: str) -> None:

@@ -24,7 +24,6 @@ from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Recognizer, Transcript
 from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
-from voicecoach.text.matcher import UNKNOWN
 from voicecoach.voice.base import Voice
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
@@ -217,11 +216,11 @@ class Listener:
             self._ignore(text, "not a warm-up command")
             return None
         unsure = woken and self._wake_confidence(transcript) < self.settings.min_wake_confidence
-        if unsure and self.dialogue.matcher.match(text).intent == UNKNOWN:
+        if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
         reply = self.dialogue.turn(text, sure=transcript.sure_text(skip=skip))
-        if reply.intent == UNKNOWN and self.settings.activation is Activation.ALWAYS:
+        if reply.intent is None and self.settings.activation is Activation.ALWAYS:
             self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
             return None
         turn = Turn(text, reply, transcript.engine or self.recognizer.name, transcript.start, transcript.end)

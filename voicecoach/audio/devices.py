@@ -91,7 +91,8 @@ def find_device(spec: DeviceSpec, direction: Direction) -> Device:
     """
     usable = [d for d in list_devices() if d.channels(direction) > 0]
     if not usable:
-        raise AudioDeviceError(f"no {_WHAT[direction]} found; {_FIX[direction]}")
+        asked = f" (asked for {spec!r})" if spec not in (None, "") else ""
+        raise AudioDeviceError(f"no {_WHAT[direction]} found{asked}; {_FIX[direction]}")
     found: Device | None
     if spec is None or spec == "":
         found = next((d for d in usable if (d.default_input if direction == "input" else d.default_output)), usable[0])

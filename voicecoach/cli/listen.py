@@ -161,11 +161,17 @@ def run_listen(args: argparse.Namespace) -> int:
 def logged(turn: Turn) -> LoggedTurn:
     """A turn as the turn log keeps it: answered means advice or a command acted on, not "Did you mean ...?"."""
     from voicecoach.app.turnlog import LoggedTurn
+    from voicecoach.text.dialogue import UNMATCHED
 
     reply = turn.reply
-    answered = reply.intent not in ("unknown", "clarify")
+    answered = reply.intent not in (None, "clarify")
     return LoggedTurn.now(
-        turn.heard, reply.intent, answered=answered, engine=turn.engine, confidence=reply.confidence, topic=reply.topic
+        turn.heard,
+        reply.intent or UNMATCHED,
+        answered=answered,
+        engine=turn.engine,
+        confidence=reply.confidence,
+        topic=reply.topic,
     )
 
 

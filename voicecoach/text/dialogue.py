@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase, Topic
-from voicecoach.text.matcher import KNEE_WORDS, UNKNOWN, Match, Matcher
+from voicecoach.text.matcher import KNEE_WORDS, Match, Matcher
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for example: my knees hurt after squats."
 NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."
@@ -24,14 +24,18 @@ NO_MORE = "That's all I have on that. Ask me about another knee problem, or say 
 FOLLOW_UPS = frozenset({"why", "fix", "cue", "more"})
 
 
+UNMATCHED = "unknown"
+"""What JSON output says for a reply that matched nothing (`Reply.intent` is None)."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the coach answers to one utterance."""
 
     heard: str
     """The utterance as received."""
-    intent: str
-    """Topic id, command id, follow-up id, or "unknown"."""
+    intent: str | None
+    """Topic id, command id, follow-up id, "clarify" for a question back; None when nothing matched."""
     confidence: float
     say: str
     """What is spoken; empty when a command acts silently."""
@@ -46,7 +50,7 @@ class Reply:
         """The reply as one JSON object (`ask --json`, `answer --json`, `listen --json` build on it)."""
         return {
             "heard": self.heard[:max_heard],
-            "intent": self.intent,
+            "intent": self.intent or UNMATCHED,
             "confidence": self.confidence,
             "say": self.say,
             "topic": self.topic,
@@ -83,24 +87,25 @@ def respond(
     chatter into gym words, with low word confidences, far more often than into a confident "knee".
     """
     if not matcher.normalizer.tokens(heard):
-        return Reply(heard, UNKNOWN, 0.0, NOTHING_HEARD, None), replace(state, clarify=None)
+        return Reply(heard, None, 0.0, NOTHING_HEARD, None), replace(state, clarify=None)
     if state.clarify is not None:
         answered = _answer_clarification(kb, matcher, state, heard)
         if answered is not None:
             return answered
     match = matcher.match(heard)
-    if match.intent in matcher.topic_ids:
-        if match.rival is not None:
-            return _ask_which(kb, state, heard, match, match.rival)
-        if confirm_unnamed and not _sure_enough(matcher, match, sure):
-            return _ask_which(kb, state, heard, match, None)
-        return _about_topic(kb.topic(match.intent), state, heard, match.confidence)
-    if match.intent == UNKNOWN:
+    intent = match.intent
+    if intent is None:
         say = ELSEWHERE.format(part=match.elsewhere) if match.elsewhere else NOT_UNDERSTOOD
-        return Reply(heard, UNKNOWN, match.confidence, say, None), replace(state, clarify=None)
-    if match.intent in FOLLOW_UPS:
+        return Reply(heard, None, match.confidence, say, None), replace(state, clarify=None)
+    if intent in matcher.topic_ids:
+        if match.rival is not None:
+            return _ask_which(kb, state, heard, intent, match, match.rival)
+        if confirm_unnamed and not _sure_enough(matcher, match, sure):
+            return _ask_which(kb, state, heard, intent, match, None)
+        return _about_topic(kb.topic(intent), state, heard, match.confidence)
+    if intent in FOLLOW_UPS:
         return _follow_up(kb, state, heard, match)
-    return _command(kb, state, heard, match)
+    return _command(kb, state, heard, intent, match)
 
 
 def _sure_enough(matcher: Matcher, match: Match, sure: str | None) -> bool:
@@ -116,9 +121,11 @@ def _about_topic(topic: Topic, state: State, heard: str, confidence: float) -> t
     return Reply(heard, topic.id, confidence, say, topic.id), new
 
 
-def _ask_which(kb: KnowledgeBase, state: State, heard: str, match: Match, rival: str | None) -> tuple[Reply, State]:
+def _ask_which(
+    kb: KnowledgeBase, state: State, heard: str, topic: str, match: Match, rival: str | None
+) -> tuple[Reply, State]:
     """Two close topics: "Did you mean A? Or B?". No rival: "Did you mean A?" (yes answers, no declines)."""
-    first = kb.topic(match.intent)
+    first = kb.topic(topic)
     say = _did_you_mean(first)
     if rival is not None:
         say += f" Or {kb.topic(rival).title.lower()}?"
@@ -135,13 +142,13 @@ def _answer_clarification(kb: KnowledgeBase, matcher: Matcher, state: State, hea
     assert state.clarify is not None
     first, second = state.clarify
     match = matcher.match(heard)
-    chosen = {"yes": first, "no": second}.get(match.intent)
+    chosen = {"yes": first, "no": second}.get(match.intent or "")
     if chosen == "":  # "no" to "Did you mean A?"
         return Reply(heard, match.intent, match.confidence, NO_TOPIC_YET, None), replace(state, clarify=None)
     if chosen is None:
         options = [option for option in state.clarify if option]
         among = matcher.match(heard, among=options)
-        if among.intent in options and match.intent in (UNKNOWN, *options):
+        if among.intent in options and match.intent in (None, *options):
             chosen = among.intent
     if chosen is None:
         return None
@@ -174,12 +181,12 @@ def _cues(topic: Topic) -> str:
     return "Cues: " + ". ".join(topic.cues) + "."
 
 
-def _command(kb: KnowledgeBase, state: State, heard: str, match: Match) -> tuple[Reply, State]:
+def _command(kb: KnowledgeBase, state: State, heard: str, intent_id: str, match: Match) -> tuple[Reply, State]:
     command = Command.from_intent(match.intent)
     if command is Command.REPEAT:
         say = state.last_say or NOTHING_TO_REPEAT
         return Reply(heard, match.intent, match.confidence, say, state.topic), state
-    intent = kb.command(match.intent)
+    intent = kb.command(intent_id)
     say = intent.reply if intent is not None and intent.reply else ""
     if command in (Command.YES, Command.NO) and not say:
         say = ACKNOWLEDGED

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicecoach.commands import Command
-from voicecoach.text.dialogue import FOLLOW_UPS, Dialogue
+from voicecoach.text.dialogue import FOLLOW_UPS, UNMATCHED, Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
 from voicecoach.text.matcher import Matcher
 
@@ -60,7 +60,7 @@ def accuracy(matcher: Matcher, rows: Iterable[tuple[str, str]]) -> Score:
         if got.intent == expected and not (got.intent in matcher.topic_ids and got.close_call):
             right += 1
         else:
-            misses.append((text, expected, got.intent + ("?" if got.close_call else "")))
+            misses.append((text, expected, (got.intent or UNMATCHED) + ("?" if got.close_call else "")))
     return Score(right, total, tuple(misses))
 
 
@@ -81,7 +81,7 @@ def knee_advice_rate(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Sc
         got = matcher.match(text).intent
         if got in matcher.topic_ids:
             bad += 1
-            misses.append((text, intent, got))
+            misses.append((text, intent, got or UNMATCHED))
     return Score(bad, total, tuple(misses))
 
 
@@ -96,7 +96,7 @@ def command_rate(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
         if got in accepted:
             right += 1
         else:
-            misses.append((text, intent, got))
+            misses.append((text, intent, got or UNMATCHED))
     return Score(right, total, tuple(misses))
 
 
@@ -118,5 +118,5 @@ def unrelated_acted_on(kb: KnowledgeBase, queries: Iterable[tuple[str, str]], *,
         advice = reply.topic is not None and (reply.intent in topics or reply.intent in FOLLOW_UPS)
         if advice or reply.command is Command.START_WARMUP:
             bad += 1
-            misses.append((text, intent, reply.intent))
+            misses.append((text, intent, reply.intent or UNMATCHED))
     return Score(bad, total, tuple(misses))

@@ -27,7 +27,9 @@ def problems(kb: KnowledgeBase) -> list[str]:
     for intent, line in kb.phrasings():
         match = matcher.match(line.text)
         if match.intent != intent:
-            found.append(f"{line.path}:{line.line}: {line.text!r} routes to {match.intent!r}, not {intent!r}")
+            found.append(
+                f"{line.path}:{line.line}: {line.text!r} routes to {match.intent or 'nothing'!r}, not {intent!r}"
+            )
         elif match.rival is not None:
             found.append(
                 f"{line.path}:{line.line}: {line.text!r} is too close to {match.rival!r} to answer without asking"

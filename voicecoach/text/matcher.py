@@ -22,7 +22,6 @@ from rapidfuzz import fuzz, process
 from voicecoach.text.knowledge import KnowledgeBase
 from voicecoach.text.normalize import Normalizer, contains_phrase, stem
 
-UNKNOWN = "unknown"
 RED_FLAG = "knee_pain_red_flag"
 KNEE_WORDS = frozenset(stem(w) for w in ("knee", "kneecap", "patella", "patellar"))
 
@@ -73,8 +72,8 @@ COURTESY_STEMS = frozenset(stem(w) for w in "please hey coach okay ok um uh oh w
 class Match:
     """What the matcher made of one utterance."""
 
-    intent: str
-    """Topic id, command id, or "unknown"."""
+    intent: str | None
+    """Topic id or command id; None when nothing in the knowledge base matches."""
     confidence: float
     """0..1: the cosine similarity to the nearest example of `intent`."""
     runner_up: str | None = None
@@ -158,7 +157,7 @@ class Matcher:
         tokens = tuple(self._repair(t) for t in self.normalizer.tokens(text))
         words = " ".join(tokens)
         if not tokens:
-            return Match(UNKNOWN, 0.0, text=words)
+            return Match(None, 0.0, text=words)
         ranking = self.rank(tokens, among=among)
         elsewhere = self._named_elsewhere(tokens)
         knee_named = any(t in KNEE_WORDS for t in tokens) and self._anchored(tokens)
@@ -177,7 +176,7 @@ class Matcher:
             ranking = [(RED_FLAG, best)] + [(i, s) for i, s in ranking if i != RED_FLAG]
         if not ranking or ranking[0][1] < self.threshold:
             top = ranking[0] if ranking else (None, 0.0)
-            return Match(UNKNOWN, round(1.0 - top[1], 3), top[0], round(top[1], 3), elsewhere, words)
+            return Match(None, round(1.0 - top[1], 3), top[0], round(top[1], 3), elsewhere, words)
         (intent, score), rest = ranking[0], ranking[1:]
         runner_up, runner_score = rest[0] if rest else (None, 0.0)
         unnamed_topic = (
@@ -188,7 +187,7 @@ class Matcher:
             # should I change", "how long should a cold last before I call a doctor" is no warm-up advice:
             # a command is said in its own words, and a question that does not name the knee in words the
             # knowledge base knows, with little else around them.
-            return Match(UNKNOWN, round(1.0 - score, 3), intent, round(min(score, 1.0), 3), elsewhere, words)
+            return Match(None, round(1.0 - score, 3), intent, round(min(score, 1.0), 3), elsewhere, words)
         rival = None
         if intent in self.topic_ids and intent != RED_FLAG:
             rival = next((i for i, s in rest if i in self.topic_ids and score - s < CLARIFY_MARGIN), None)
