@@ -6,6 +6,7 @@ Say (or type) what hurts; hear the likely cause, the fix and short form cues.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -28,20 +29,32 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def configure_logging() -> None:
-    """What the library logs (logger "voicecoach": microphone, sound output) reaches the terminal as
-    "voicecoach: message" on stderr, like every other message of the CLI. Only the CLI does this."""
+@contextlib.contextmanager
+def terminal_logging() -> Iterator[None]:
+    """While a command runs, what the library logs (logger "voicecoach": microphone, sound output) reaches the
+    terminal as "voicecoach: message" on stderr, like every other message of the CLI. Only the CLI does this,
+    and it undoes it afterwards (tests call `main` in-process)."""
     logger = logging.getLogger("voicecoach")
-    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("voicecoach: %(message)s"))
-        logger.addHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("voicecoach: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # pyttsx3 calls logging.debug() at import, which gives the root logger a handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    configure_logging()
+    with terminal_logging():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
