@@ -11,7 +11,14 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from voicecoach.cli.options import add_config_option, add_engine_options, add_voice_options, load_settings, voice_of
+from voicecoach.cli.options import (
+    add_config_option,
+    add_engine_options,
+    add_voice_options,
+    load_settings,
+    open_engine,
+    voice_of,
+)
 
 if TYPE_CHECKING:
     from voicecoach.app.listener import Turn
@@ -57,7 +64,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer import open_recognizer
     from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
@@ -66,7 +72,7 @@ def run_answer(args: argparse.Namespace) -> int:
     config = load_settings(args)
     chunks = list(wav_to_chunks(args.wav, trailing_silence=1.0))  # read first: a bad file fails fast
     kb = knowledge.load(config.knowledge.kb)
-    recognizer = open_recognizer(build_domain(kb), config.engine.model, engine=config.engine.engine)
+    recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
     reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
@@ -88,14 +94,13 @@ def run_listen(args: argparse.Namespace) -> int:
     from voicecoach.app.session import Session, SessionState
     from voicecoach.app.turnlog import TurnRecorder
     from voicecoach.audio.microphone import Microphone
-    from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
     from voicecoach.text.domain import build_domain
     from voicecoach.voice import Pyttsx3Synthesizer, SpokenVoice, open_voice
 
     config = load_settings(args)
     kb = knowledge.load(config.knowledge.kb)
-    recognizer = open_recognizer(build_domain(kb), config.engine.model, engine=config.engine.engine)
+    recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     settings = ListenSettings(
         activation=Activation(config.listen.activation),

@@ -61,12 +61,13 @@ def run_path(args: argparse.Namespace) -> int:
 
 def run_transcribe(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer import open_recognizer, transcribe_chunks
+    from voicecoach.cli.options import open_engine
+    from voicecoach.recognizer import transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.domain import build_domain
 
     chunks = list(wav_to_chunks(args.wav, trailing_silence=0.6))  # read first: a bad WAV fails before model load
-    recognizer = open_recognizer(build_domain(knowledge.load(args.kb)), getattr(args, "model", None))
+    recognizer = open_engine(build_domain(knowledge.load(args.kb)), getattr(args, "model", None))
     print(recognizer.description, file=sys.stderr)
     if recognizer.missing_words:
         print(

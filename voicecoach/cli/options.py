@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voicecoach.errors import UsageError
@@ -17,6 +20,8 @@ from voicecoach.voice.base import MAX_RATE, MAX_VOLUME, MIN_RATE, MIN_VOLUME, Vo
 
 if TYPE_CHECKING:
     from voicecoach.app.config import Config
+    from voicecoach.recognizer import Recognizer
+    from voicecoach.text.domain import Domain
 
 CONFIG_FLAGS: dict[str, tuple[str, str]] = {
     "audio.input": ("input", "--input"),
@@ -105,3 +110,19 @@ def load_settings(args: argparse.Namespace) -> Config:
 
 def voice_of(config: Config) -> VoiceSettings:
     return VoiceSettings(voice=config.voice.voice, rate=config.voice.rate, volume=config.voice.volume)
+
+
+def open_engine(domain: Domain, model: str | Path | None, engine: str = "auto") -> Recognizer:
+    """`open_recognizer` for a command: Kaldi writes its own error lines straight to file descriptor 2 even
+    at log level -1, so they are kept off the terminal while the engine loads; the `ModelError` it leads
+    to is the one line the user sees."""
+    from voicecoach.recognizer import open_recognizer
+
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            return open_recognizer(domain, model, engine=engine)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -7,11 +7,7 @@ lacks would vanish silently, so they are filtered out here and reported in `miss
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +21,13 @@ from voicecoach.recognizer.models import check_model_folder, supports_grammar
 from voicecoach.text.domain import Domain
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[list[str]]:
-    """Kaldi logs errors to file descriptor 2 even at log level -1: capture them for our own message."""
-    captured: list[str] = []
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.extend(sink.read().decode("utf-8", "replace").splitlines())
-
-
 def load_model(path: Path) -> vosk.Model:
     check_model_folder(path)
     vosk.SetLogLevel(-1)
-    with _quiet_stderr() as log:
-        try:
-            return vosk.Model(str(path))  # always a path: Model(model_name=...) would try to download
-        except Exception as err:  # vosk raises bare Exception("Failed to create a model")
-            failure = err
-    detail = log[-1] if log else str(failure)
-    raise ModelError(f"{path}: Vosk could not load this model ({detail}); run 'voicecoach model download'")
+    try:
+        return vosk.Model(str(path))  # always a path: Model(model_name=...) would try to download
+    except Exception as err:  # vosk raises bare Exception("Failed to create a model")
+        raise ModelError(f"{path}: Vosk could not load this model ({err}); run 'voicecoach model download'") from None
 
 
 class VoskRecognizer:
