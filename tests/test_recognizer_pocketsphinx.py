@@ -141,6 +141,20 @@ def test_commands_only_search(recognizer: PocketSphinxRecognizer, audio_fixture:
     assert not KNEE_WORDS & set(knee.split())  # the warm-up search has no knee words at all
 
 
+def test_interrupt_search_hears_only_commands(
+    recognizer: PocketSphinxRecognizer, audio_fixture: Callable[[str], Path]
+) -> None:
+    recognizer.interrupt_only(True)
+    try:
+        stop = hear(recognizer, audio_fixture("coach_stop"))
+        knee = hear(recognizer, audio_fixture("my knees are sore after running"))
+    finally:
+        recognizer.interrupt_only(False)
+    assert "stop" in stop.split()
+    assert not KNEE_WORDS & set(knee.split())
+    assert hear(recognizer, audio_fixture("slow down"))  # the domain search is back
+
+
 def test_garbage_sentences_are_all_in_the_dictionary() -> None:
     # Unknown words are dropped from the dictionary, and with them the whole sentence from the n-gram model.
     words = {w for sentence in GARBAGE_SENTENCES for w in sentence.split()}

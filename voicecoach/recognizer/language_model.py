@@ -31,6 +31,22 @@ def lm_corpus(domain: Domain, *, garbage_repeat: int = 2, commands_only: bool = 
     return "\n".join(lines) + "\n"
 
 
+BARGE_IN_WORDS = (
+    "stop", "enough", "pause", "resume", "skip", "next", "repeat", "again", "slower", "faster", "louder", "quieter",
+)  # fmt: skip
+"""What the barge-in search ("interrupt") can hear while the coach speaks: the commands that may cut in. No
+"quiet", "go", "wait": their partial results were prefixes of other commands ("quieter" -> "quiet" = stop)."""
+BARGE_IN_FILLERS = ("the", "a", "to", "it", "and", "so", "okay", "yeah", "uh", "oh", "hey", "coach")
+"""A few short everyday words: somewhere for a cough or a half-cancelled echo to go that is not a command."""
+
+
+def barge_in_corpus() -> str:
+    """The interrupt search: each command word alone (twice: a command is the likely thing said over the
+    coach), after the wake word, and the fillers alone."""
+    lines = [*BARGE_IN_WORDS, *BARGE_IN_WORDS, *(f"coach {w}" for w in BARGE_IN_WORDS), *BARGE_IN_FILLERS]
+    return "\n".join(lines) + "\n"
+
+
 def vosk_grammar(domain: Domain, *, known: frozenset[str] | None = None, unk: bool = True) -> list[str]:
     """Vosk's grammar: phrases (Vosk turns them into a small bigram model) and single words.
 

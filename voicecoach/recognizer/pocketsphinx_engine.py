@@ -21,7 +21,7 @@ from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
 from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
-from voicecoach.recognizer.language_model import lm_corpus
+from voicecoach.recognizer.language_model import BARGE_IN_FILLERS, BARGE_IN_WORDS, barge_in_corpus, lm_corpus
 from voicecoach.text.domain import Domain
 
 FRAMES_PER_SECOND = 100
@@ -64,8 +64,8 @@ class PocketSphinxRecognizer:
 
     def __init__(self, domain: Domain, *, hmm: Path | None = None) -> None:
         self.domain = domain
-        entries = read_dictionary(domain.all_words)
-        known = frozenset(entries)
+        entries = read_dictionary(domain.all_words | {*BARGE_IN_WORDS, *BARGE_IN_FILLERS})
+        known = frozenset(entries) & domain.all_words  # the barge-in words join the dictionary, not these LMs
         self.missing_words = frozenset(domain.words - known)
         if not known:
             raise ModelError("the PocketSphinx dictionary knows none of the domain words")
@@ -73,7 +73,8 @@ class PocketSphinxRecognizer:
         if not (hmm_path / "mdef").is_file():
             raise ModelError(f"{hmm_path}: PocketSphinx acoustic model missing; reinstall pocketsphinx")
         self._decoder = self._make_decoder(hmm_path, entries, known)
-        self._decoder.activate_search("domain")
+        self._search = "domain"
+        self._decoder.activate_search(self._search)
         self._in_utterance = False
         self._stream_time = 0.0
         self._endpointer_origin: float | None = None
@@ -102,12 +103,18 @@ class PocketSphinxRecognizer:
                 commands = Path(tmp) / "commands.arpa"
                 self._write_lm(commands, known, commands_only=True)
                 decoder.add_lm_file("commands", str(commands))
+                interrupt = Path(tmp) / "interrupt.arpa"
+                self._write_corpus(interrupt, barge_in_corpus(), frozenset(entries))
+                decoder.add_lm_file("interrupt", str(interrupt))
             except (RuntimeError, ValueError) as err:
                 raise ModelError(f"PocketSphinx could not load the domain search: {err}") from None
         return decoder
 
     def _write_lm(self, path: Path, known: frozenset[str], *, commands_only: bool = False) -> None:
-        corpus = lm_corpus(self.domain, commands_only=commands_only)
+        self._write_corpus(path, lm_corpus(self.domain, commands_only=commands_only), known)
+
+    @staticmethod
+    def _write_corpus(path: Path, corpus: str, known: frozenset[str]) -> None:
         lines = (line for line in corpus.splitlines() if line)
         text = "\n".join(line for line in lines if all(w in known for w in line.split()))
         lm = ArpaBoLM(text=text + "\n", add_start=True)
@@ -116,7 +123,13 @@ class PocketSphinxRecognizer:
 
     def commands_only(self, enabled: bool) -> None:
         self.reset()
-        self._decoder.activate_search("commands" if enabled else "domain")
+        self._search = "commands" if enabled else "domain"
+        self._decoder.activate_search(self._search)
+
+    def interrupt_only(self, enabled: bool) -> None:
+        """While the coach speaks (echo cancelled): only the words that may cut in (see `barge_in_corpus`)."""
+        self.reset()
+        self._decoder.activate_search("interrupt" if enabled else self._search)
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
         audio = chunk.audio

@@ -1,0 +1,76 @@
+"""The echo cancellers and the reference buffer (benchmarks/bench_bargein.py measures them in the echo room)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from voicecoach.audio import echo
+from voicecoach.audio.echo import FRAME, NAMES, ReferenceBuffer, load_canceller, make_canceller
+
+RATE = 16_000
+
+
+def loadable(name: str) -> bool:
+    try:
+        make_canceller(name)
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def test_reference_buffer_lines_playback_up_by_the_clock() -> None:
+    buffer = ReferenceBuffer(keep_seconds=1.0)
+    assert not buffer.read(5.0, 10).any()  # nothing played yet: silence
+    tone = np.arange(1, 161, dtype=np.int16)
+    buffer.write(tone, heard_at=10.0)
+    buffer.write(tone, heard_at=10.0 + 0.02)  # a 10 ms gap between the two blocks
+    got = buffer.read(10.0 - 0.001, 16 + 160 + 160 + 160 + 16)
+    assert not got[:16].any()
+    assert (got[16:176] == tone).all()
+    assert not got[176:336].any()
+    assert (got[336:496] == tone).all()
+    assert not got[496:].any()
+
+
+def test_reference_buffer_forgets_old_audio() -> None:
+    buffer = ReferenceBuffer(keep_seconds=0.1)
+    buffer.write(np.full(1600, 7, np.int16), heard_at=0.0)
+    buffer.write(np.full(1600, 9, np.int16), heard_at=0.1)
+    assert not buffer.read(0.0, 100).any()
+    assert (buffer.read(0.1, 100) == 9).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_canceller_removes_a_delayed_echo(name: str) -> None:
+    if not loadable(name):
+        pytest.skip(f"echo canceller {name} does not load here")
+    rng = np.random.default_rng(1)
+    seconds = 6
+    far = (rng.standard_normal(seconds * RATE) * 3000).astype(np.int16)
+    path = np.zeros(800)
+    path[480], path[560], path[700] = 0.6, 0.2, -0.1  # 30 ms delay and two reflections
+    near = np.convolve(far.astype(np.float64), path)[: len(far)].astype(np.int16)
+    canceller = make_canceller(name)
+    out = np.concatenate([canceller.process(near[i : i + 480], far[i : i + 480]) for i in range(0, len(far), 480)])
+    tail = slice(3 * RATE, None)  # converged
+    erle = 10 * np.log10(np.mean(near[tail].astype(float) ** 2) / (np.mean(out[tail].astype(float) ** 2) + 1e-9))
+    assert erle > 15, f"{name}: ERLE {erle:.1f} dB"
+    assert len(out) == len(near) and len(out) % FRAME == 0
+
+
+def test_no_canceller_is_one_log_line(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(name: str) -> echo.EchoCanceller:
+        raise ImportError(f"no {name}")
+
+    monkeypatch.setattr(echo, "make_canceller", broken)
+    with caplog.at_level(logging.INFO, logger="voicecoach.audio"):
+        assert load_canceller() is None
+    assert len(caplog.records) == 1 and "no echo canceller" in caplog.records[0].getMessage()
+
+
+def test_unknown_canceller_name() -> None:
+    with pytest.raises(ValueError, match="unknown echo canceller"):
+        make_canceller("nope")
