@@ -74,3 +74,39 @@ def test_no_canceller_is_one_log_line(monkeypatch: pytest.MonkeyPatch, caplog: p
 def test_unknown_canceller_name() -> None:
     with pytest.raises(ValueError, match="unknown echo canceller"):
         make_canceller("nope")
+
+
+def test_near_end_gate_opens_on_the_lifter_not_on_cancelled_echo() -> None:
+    from voicecoach.audio.echo import NearEndGate
+
+    gate = NearEndGate(window_chunks=10, needed=3)
+    loud = np.full(480, 3000, np.int16)
+    for _ in range(10):  # echo: loud at the microphone, 30 dB down after cancellation
+        assert not gate.update(loud, (loud // 32).astype(np.int16))
+    for _ in range(3):  # the lifter over the echo: most of it survives
+        gate.update(loud, (loud // 2).astype(np.int16))
+    assert gate.open
+    for _ in range(10):
+        gate.update(loud, np.zeros(480, np.int16))
+    assert not gate.open
+
+
+def test_echo_stage_passes_file_chunks_through() -> None:
+    from voicecoach.audio.echo import EchoStage
+    from voicecoach.audio.format import AudioChunk
+
+    class Nothing:
+        name = "nothing"
+
+        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+            return np.zeros_like(near)
+
+        def reset(self) -> None:
+            pass
+
+    stage = EchoStage(Nothing(), ReferenceBuffer())
+    chunk = AudioChunk(np.full(480, 5, np.int16).tobytes())
+    assert stage.clean(chunk) == (chunk, True)  # no capture time: not live, nothing to cancel
+    live = AudioChunk(chunk.audio, captured=12.0)
+    cleaned, near = stage.clean(live)
+    assert not np.frombuffer(cleaned.audio, "<i2").any() and not near

@@ -289,3 +289,54 @@ def test_knee_advice_only_on_words_the_recogniser_is_sure_of() -> None:
     recognizer.script = {2: transcript({"coach": 0.9, "knees": 0.2, "hurt": 0.3, "squats": 0.9})}
     feed(listener, clock, 3)
     assert [t.reply.intent for t in turns] == ["clarify"] and voice.said[0].startswith("Did you mean")
+
+
+def test_with_echo_cancellation_the_warmup_is_steered_while_the_coach_counts() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    listener.warmup = warmup
+    voice.set_speaking(True)
+    # A stable partial (three chunks) or a final result: pause, skip and slower, all while the coach speaks.
+    recognizer.partials = {3: "pause", 4: "pause", 5: "pause"}
+    recognizer.script = {9: Transcript("skip", confidence=0.9), 12: Transcript("slower", confidence=0.9)}
+    feed(listener, clock, 14)
+    assert warmup.commands == [Command.PAUSE, Command.SKIP, Command.SLOWER]
+    assert [t.heard for t in turns] == ["pause", "skip", "slower"]
+
+
+def test_with_echo_cancellation_a_flickering_partial_is_not_a_command() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, _turns, clock = make({})
+    listener.echo_cancelled = True
+    listener.warmup = warmup
+    voice.set_speaking(True)
+    recognizer.partials = {3: "pause", 4: "to", 5: "pause", 6: "faster"}  # never stable for three chunks
+    feed(listener, clock, 8)
+    assert warmup.commands == []
+
+
+def test_with_echo_cancellation_the_echo_alone_never_interrupts() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    listener.warmup = warmup
+    voice.set_speaking(True)
+    recognizer.script = {3: Transcript("stop", confidence=0.9)}
+    for _ in range(5):  # the near-end gate is shut: only the coach's own (cancelled) voice was heard
+        clock.now += 0.03
+        listener.process(SILENCE, near=False)
+    listener._saying = "Set two of four, squats. Down, and up, skip nothing."  # its own words never count
+    recognizer.fed = 0
+    recognizer.script = {2: Transcript("skip", confidence=0.9)}
+    feed(listener, clock, 3)
+    assert warmup.commands == [] and turns == []
+
+
+def test_with_echo_cancellation_only_voice_commands_cut_an_answer() -> None:
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    voice.set_speaking(True)
+    recognizer.script = {2: Transcript("skip", confidence=0.9), 4: Transcript("stop", confidence=0.9)}
+    feed(listener, clock, 5)
+    assert voice.stops == 1 and [t.heard for t in turns] == ["stop"]

@@ -27,7 +27,18 @@ from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
 from voicecoach.voice.base import Voice
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
-"""Words that may interrupt the coach mid-sentence (heard in partial results, so it reacts early)."""
+"""Words that may interrupt the coach mid-sentence without echo cancellation (heard in partial results)."""
+INTERRUPT = {
+    "stop": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE, "resume": Command.RESUME,
+    "skip": Command.SKIP, "next": Command.SKIP, "repeat": Command.REPEAT, "again": Command.REPEAT,
+    "slower": Command.SLOWER, "faster": Command.FASTER, "louder": Command.LOUDER, "quieter": Command.QUIETER,
+}  # fmt: skip
+"""With echo cancellation: the words the recogniser's interrupt search listens for while the coach speaks."""
+OVER_ANSWERS = (Command.STOP, Command.SLOWER, Command.FASTER, Command.LOUDER, Command.QUIETER)
+"""Interrupting commands that mean something over an answer (the rest only steer the warm-up)."""
+STABLE_CHUNKS = 3
+"""A command in a partial result is taken once it has been its last word for this many chunks (90 ms):
+earlier partials were often a prefix of another word (measured in benchmarks/bench_bargein.py)."""
 WAKE_WITHIN_WORDS = 3
 """The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
 recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
@@ -115,6 +126,10 @@ class Listener:
         self._deaf_until = 0.0
         self._open_until = 0.0
         self._answered = False
+        self.echo_cancelled = False
+        """The session cleans the microphone of the coach's voice (audio.echo): barge-in on the cleaned signal."""
+        self._interrupting = False
+        self._partial_tail = ("", 0)
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
 
@@ -152,12 +167,18 @@ class Listener:
         """A command from outside speech (a key): routed like a spoken one. True if something acted on it."""
         return self._act(command)
 
-    def process(self, chunk: AudioChunk) -> Turn | None:
+    def process(self, chunk: AudioChunk, near: bool = True) -> Turn | None:
+        """`near`: the echo canceller heard the lifter (not only the coach) lately; barge-in needs it."""
         if self._deaf():
+            if self.settings.barge_in and self.echo_cancelled:
+                self._interrupt(chunk, near)
+                return None
             self.recognizer.accept(chunk)
             if self.settings.barge_in:
                 self._barge_in()
             return None
+        if self._interrupting:
+            self._interrupt_search(False)
         if self._was_deaf:
             self.recognizer.reset()  # whatever it heard while the coach spoke is the coach
         transcript = self.recognizer.accept(chunk)
@@ -181,6 +202,45 @@ class Listener:
             if command is Command.PAUSE and self.warmup is None:
                 continue
             self.recognizer.reset()
+            self._act(command)
+            reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
+            self.on_turn(Turn(word, reply, self.recognizer.name, None, None))
+            return
+
+    def _interrupt_search(self, enabled: bool) -> None:
+        switch = getattr(self.recognizer, "interrupt_only", None)
+        if switch is not None:
+            switch(enabled)  # resets; back to the search it had (the warm-up's commands, or the domain)
+        else:
+            self.recognizer.reset()
+        self._interrupting = enabled
+        self._partial_tail = ("", 0)
+
+    def _interrupt(self, chunk: AudioChunk, near: bool) -> None:
+        """The coach speaks and its voice is cancelled: only the interrupting commands, never its own words."""
+        if not self._interrupting:
+            self._interrupt_search(True)
+        final = self.recognizer.accept(chunk)
+        if final is not None:
+            words = final.text.split()
+            self._partial_tail = ("", 0)
+        else:
+            partial = self.recognizer.partial().split()
+            tail = partial[-1] if partial else ""
+            last, seen = self._partial_tail
+            self._partial_tail = (tail, seen + 1 if tail == last else 1)
+            words = [tail] if self._partial_tail[1] >= STABLE_CHUNKS else []
+        saying = getattr(self.voice, "saying", None)
+        spoken = set(
+            str(saying if saying is not None else self._saying).lower().replace(",", " ").replace(".", " ").split()
+        )
+        for word in words:
+            command = INTERRUPT.get(word)
+            if command is None or word in spoken or not near:
+                continue
+            if self.warmup is None and command not in OVER_ANSWERS:
+                continue
+            self._interrupt_search(True)  # a fresh utterance for the next command
             self._act(command)
             reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
             self.on_turn(Turn(word, reply, self.recognizer.name, None, None))

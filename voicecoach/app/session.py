@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from voicecoach.app.listener import Listener, ListenSettings, Turn
+from voicecoach.audio.echo import EchoStage
 from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
@@ -97,6 +98,7 @@ class Session:
         on_ignored: Callable[[str, str], None] = lambda heard, why: None,
         on_state: Callable[[SessionState], None] = lambda state: None,
         on_status: Callable[[str], None] = lambda message: None,
+        echo: EchoStage | None = None,
     ) -> None:
         """`synthesizer` renders the warm-up's clips (the voice's own, when it has one). Callbacks run on the
         loop's thread: `on_state` for every change of state, `on_status` for a line worth showing the user."""
@@ -120,6 +122,9 @@ class Session:
             clock=self.clock,
             on_ignored=on_ignored,
         )
+        self.echo = echo
+        """Cleans the microphone of the coach's voice (barge-in listens on the cleaned signal), or None."""
+        self.listener.echo_cancelled = echo is not None
         self.state: SessionState | None = None
         self.dropped = 0
         """Audio chunks dropped because the loop fell more than BACKLOG_CHUNKS behind."""
@@ -177,7 +182,10 @@ class Session:
             if self._stopping:
                 return  # whatever audio is still queued is dropped: stop now, not after the backlog
             if isinstance(event, AudioChunk):
-                self.listener.process(event)
+                if self.echo is not None:
+                    self.listener.process(*self.echo.clean(event))
+                else:
+                    self.listener.process(event)
             elif isinstance(event, Command):
                 self.listener.command(event)
             elif isinstance(event, PushToTalk):

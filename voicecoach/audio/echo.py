@@ -21,13 +21,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voicecoach.audio.format import SAMPLE_RATE
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 
 FRAME = SAMPLE_RATE // 100
 """Samples per 10 ms frame: the unit both cancellers work in."""
 SPEEX_TAIL_SECONDS = 0.25
 """Echo path length the speex filter models (room reverberation after the delay is compensated)."""
 NAMES = ("webrtc", "speex")
+REFERENCE_LEAD_SECONDS = 0.04
+"""The reference handed to the canceller leads the echo it explains by this much: a canceller models echo that
+comes after its reference, never before (measured in the room: 8 dB ERLE at -10 ms lead, 50 dB at +35 ms)."""
 
 log = logging.getLogger("voicecoach.audio")
 
@@ -222,3 +225,105 @@ class NearEndGate:
 
     def reset(self) -> None:
         self._recent.clear()
+
+
+class DelayEstimator:
+    """Measures the delay between the reference's clock and the microphone's (device buffers the driver does
+    not report, the sound server's own queues) by GCC-PHAT over 1.5 s windows while the coach speaks.
+
+    `feed(captured, near)` with every microphone chunk; `offset` is then the seconds to add to a chunk's
+    capture time to find the reference it heard (measured in the PulseAudio room: ~75 ms no device reported)."""
+
+    WINDOW = 1.5
+    SEARCH = 0.4
+    EVERY = 1.0
+
+    def __init__(self, reference: ReferenceBuffer) -> None:
+        self.reference = reference
+        self.offset = 0.0
+        self.measured: list[float] = []
+        self.last_peak = 0.0
+        self._mic: list[np.ndarray] = []
+        self._start: float | None = None
+
+    def feed(self, captured: float, near: np.ndarray) -> None:
+        if self._start is None or abs(captured - (self._start + self._count() / SAMPLE_RATE)) > 0.05:
+            self._mic, self._start = [], captured  # the first chunk, or a gap: start a new window
+        self._mic.append(near)
+        if self._count() / SAMPLE_RATE < self.WINDOW:
+            return
+        mic = np.concatenate(self._mic)[-int(self.WINDOW * SAMPLE_RATE) :].astype(np.float64)
+        start = captured + len(near) / SAMPLE_RATE - self.WINDOW
+        keep = self.WINDOW - self.EVERY  # the next window overlaps this one; one estimate a second
+        self._mic, self._start = [mic[-int(keep * SAMPLE_RATE) :].astype(np.int16)], start + self.WINDOW - keep
+        self._estimate(mic, start)
+
+    def _count(self) -> int:
+        return sum(len(m) for m in self._mic)
+
+    def _estimate(self, mic: np.ndarray, start: float) -> None:
+        span = int(self.SEARCH * SAMPLE_RATE)
+        ref = self.reference.read(start - self.SEARCH, len(mic) + 2 * span).astype(np.float64)
+        if np.sqrt(np.mean(ref**2)) < 100 or np.sqrt(np.mean(mic**2)) < 30:
+            return  # the coach is (nearly) silent: nothing to measure
+        size = 1 << (len(ref) + len(mic)).bit_length()
+        spectrum = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
+        corr = np.fft.irfft(spectrum / (np.abs(spectrum) + 1e-9), size)[: 2 * span]
+        peak = int(np.argmax(corr))
+        self.last_peak = float(corr[peak] / (np.median(np.abs(corr)) + 1e-12))
+        if corr[peak] < 6 * np.median(np.abs(corr)):
+            return  # no clear echo (the lifter talking, or too little of the coach in the microphone)
+        self.measured = [*self.measured[-4:], peak / SAMPLE_RATE - self.SEARCH]
+        self.offset = float(np.median(self.measured))
+
+
+class EchoStage:
+    """The microphone's chunks with the coach's voice taken out: canceller + reference + near-end gate.
+
+    `clean(chunk)` -> (cleaned chunk, near-end heard lately). Chunks without a capture time (files, tests)
+    pass through unchanged, with the gate open. The reference is lined up by the measured delay."""
+
+    def __init__(self, canceller: EchoCanceller, reference: ReferenceBuffer) -> None:
+        self.canceller = canceller
+        self.reference = reference
+        self.gate = NearEndGate()
+        self.delay = DelayEstimator(reference)
+        self.name = canceller.name
+
+    def clean(self, chunk: AudioChunk) -> tuple[AudioChunk, bool]:
+        if chunk.captured is None:
+            return chunk, True
+        near = np.frombuffer(chunk.audio, "<i2")
+        usable = len(near) - len(near) % FRAME
+        if not usable:
+            return chunk, True
+        self.delay.feed(chunk.captured, near)
+        far = self.reference.read(chunk.captured + self.delay.offset + REFERENCE_LEAD_SECONDS, usable)
+        cleaned = self.canceller.process(near[:usable], far)
+        heard = self.gate.update(near[:usable], cleaned)
+        audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
+        return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
+
+
+class StreamClock:
+    """Monotonic time of a stream's samples, from its callbacks. PulseAudio hands blocks over in bursts, so
+    the time a callback runs jitters by tens of ms; a callback is never early, so the earliest (callback time
+    minus samples so far) is the stream's true origin. It may creep later by `drift` s/s (clock drift) and
+    re-anchors after a stall of more than `restart` seconds (a reopened or stalled stream)."""
+
+    def __init__(self, rate: int, drift: float = 2e-4, restart: float = 0.5) -> None:
+        self.rate = rate
+        self.drift = drift
+        self.restart = restart
+        self._origin: float | None = None
+        self._seen = 0.0
+
+    def stamp(self, samples_before: int, now: float) -> float:
+        """Monotonic time of sample `samples_before` (the first of a block whose callback runs at `now`)."""
+        candidate = now - samples_before / self.rate
+        if self._origin is None or candidate - self._origin > self.restart:
+            self._origin = candidate
+        else:
+            self._origin = min(candidate, self._origin + (now - self._seen) * self.drift)
+        self._seen = now
+        return self._origin + samples_before / self.rate

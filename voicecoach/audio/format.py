@@ -29,6 +29,9 @@ class AudioChunk:
     """Hertz."""
     timestamp: float = 0.0
     """Seconds from the start of the stream to the first sample of this chunk."""
+    captured: float | None = None
+    """Monotonic clock seconds when the first sample reached the microphone (live input only): what echo
+    cancellation lines the playback reference up by."""
 
     @property
     def samples(self) -> int:

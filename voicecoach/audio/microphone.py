@@ -12,13 +12,15 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio, rescan
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
+from voicecoach.audio.echo import StreamClock
+from voicecoach.audio.format import CHUNK_BYTES, CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioDeviceError
 
@@ -36,10 +38,12 @@ class Microphone:
         self.device = find_device(device, "input")
         self.overflows = 0
         self.reopens = 0
-        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=1000)
+        self._queue: queue.Queue[tuple[bytes, float]] = queue.Queue(maxsize=1000)
         self._stream: Any = None
         self._rate = SAMPLE_RATE
         self._samples = 0
+        self._captured = 0  # samples delivered by the device's callbacks (for their capture times)
+        self._clock = StreamClock(SAMPLE_RATE)
         self._closed = threading.Event()
         self._open()
 
@@ -62,6 +66,7 @@ class Microphone:
                 errors.append(f"{rate} Hz: {err}")
                 continue
             self._stream, self._rate = stream, rate
+            self._clock, self._captured = StreamClock(rate), 0
             return
         raise AudioDeviceError(
             f"cannot open microphone {self.device.name!r} ({'; '.join(errors)}); "
@@ -72,16 +77,22 @@ class Microphone:
         if status.input_overflow:
             self.overflows += 1
         try:
-            self._queue.put_nowait(bytes(data))
+            # When its first sample reached the microphone: now, less the block and the input latency (the
+            # block's callback time is smoothed by StreamClock: PulseAudio delivers in bursts).
+            latency = float(self._stream.latency) if self._stream is not None else 0.0
+            captured = self._clock.stamp(self._captured, time.monotonic() - frames / self._rate) - latency
+            self._captured += frames
+            self._queue.put_nowait((bytes(data), captured))
         except queue.Full:
             self.overflows += 1  # the consumer is stuck; dropping audio beats blocking PortAudio
 
     def __iter__(self) -> Iterator[AudioChunk]:
         pending = b""
+        pending_at = 0.0  # monotonic capture time of pending's first sample
         reported_overflows = 0
         while not self._closed.is_set():
             try:
-                data = self._queue.get(timeout=STALL_SECONDS)
+                data, captured = self._queue.get(timeout=STALL_SECONDS)
             except queue.Empty:
                 if self._closed.is_set():
                     return
@@ -91,10 +102,13 @@ class Microphone:
                 return  # woken by `close`
             if self._rate != SAMPLE_RATE:
                 data = resample(np.frombuffer(data, "<i2"), self._rate, SAMPLE_RATE).tobytes()
+            if not pending:
+                pending_at = captured
             pending += data
             while len(pending) >= CHUNK_BYTES:
                 chunk, pending = pending[:CHUNK_BYTES], pending[CHUNK_BYTES:]
-                yield AudioChunk(chunk, SAMPLE_RATE, self._samples / SAMPLE_RATE)
+                yield AudioChunk(chunk, SAMPLE_RATE, self._samples / SAMPLE_RATE, pending_at)
+                pending_at += CHUNK_SAMPLES / SAMPLE_RATE
                 self._samples += len(chunk) // 2
             if self.overflows > reported_overflows:
                 log.warning("microphone overflow (%d so far); audio was dropped", self.overflows)
@@ -131,7 +145,7 @@ class Microphone:
         """Stop the stream; an iteration in another thread ends at once (not after STALL_SECONDS). Thread-safe."""
         self._closed.set()
         with contextlib.suppress(queue.Full):  # a full queue wakes it anyway
-            self._queue.put_nowait(b"")  # wakes a consumer blocked in get()
+            self._queue.put_nowait((b"", 0.0))  # wakes a consumer blocked in get()
         self._close_stream()
 
     def __enter__(self) -> Microphone:

@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from voicecoach.cli.options import (
@@ -142,6 +142,7 @@ def run_listen(args: argparse.Namespace) -> int:
         voice = open_voice(config.audio.output, voice_of(config), out=None if args.json else sys.stdout)
         # The warm-up renders with the voice's own synthesiser (and its cache); without sound, with a new one.
         synthesizer = voice.synthesizer if isinstance(voice, SpokenVoice) else Pyttsx3Synthesizer()
+        echo = _echo_stage(voice, on_status) if settings.barge_in else None
         session = Session(
             kb,
             recognizer,
@@ -152,6 +153,7 @@ def run_listen(args: argparse.Namespace) -> int:
             on_ignored=on_ignored,
             on_state=on_state,
             on_status=on_status,
+            echo=echo,
         )
         with _stop_on_signals(session):
             # Printed once the handlers are in place: from this line on, a signal ends the session cleanly.
@@ -161,6 +163,23 @@ def run_listen(args: argparse.Namespace) -> int:
             session.run(mic)  # closes the microphone and the voice on its way out
         print(f"voicecoach: stopped ({mic.overflows} overflows, {session.ignored} utterances ignored)", file=sys.stderr)
     return 0
+
+
+def _echo_stage(voice: Any, on_status: Callable[[str], None]) -> Any:
+    """Barge-in's echo canceller, fed by the player (one status line says which runs, or why none does)."""
+    from voicecoach.audio.echo import EchoStage, ReferenceBuffer, load_canceller
+    from voicecoach.voice import SpokenVoice
+
+    if not isinstance(voice, SpokenVoice):
+        return None  # no sound out, no echo
+    canceller = load_canceller()
+    if canceller is None:
+        on_status("barge-in without echo cancellation: only 'stop' can cut in, and the coach may hear itself")
+        return None
+    reference = ReferenceBuffer()
+    voice.player.reference = reference
+    on_status(f"barge-in: echo cancellation {canceller.name} on the playback reference")
+    return EchoStage(canceller, reference)
 
 
 def logged(turn: Turn) -> LoggedTurn:

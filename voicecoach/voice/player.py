@@ -33,8 +33,9 @@ _FIX = "start the sound server or pass --output (see `voicecoach devices`)"
 class _Playing:
     """One clip on its way out; the callback advances it, `stop()` and the end finish it."""
 
-    def __init__(self, samples: Any) -> None:
+    def __init__(self, samples: Any, text: str = "") -> None:
         self.samples = samples
+        self.text = text
         self.position = 0
         self.played_out = threading.Event()  # last sample handed to PortAudio, or stopped
         self.stopped = threading.Event()
@@ -50,6 +51,25 @@ class _Feed:
         self.current: _Playing | None = None  # what the callback plays; None means silence
         self.frames = 0  # handed to PortAudio so far: shows whether the stream really flows
         self.volume = volume
+        self.reference: Any = None  # an echo.ReferenceBuffer told every block written, or None
+        self.rate = 16_000
+        self.latency = 0.0
+        self.clock: Any = None  # audio.echo.StreamClock, made on the first tapped block
+
+    def _tap(self, outdata: Any, frames: int) -> None:
+        """The block just written, at 16 kHz, to the echo canceller's reference, stamped with when it is heard."""
+        import numpy as np
+
+        block = outdata[:frames, 0].astype(np.float32)
+        count = round(frames * 16_000 / self.rate)
+        if count and self.rate != 16_000:
+            block = np.interp(np.arange(count) * (self.rate / 16_000), np.arange(frames), block)
+        if self.clock is None:
+            from voicecoach.audio.echo import StreamClock
+
+            self.clock = StreamClock(self.rate)
+        heard = self.clock.stamp(self.frames - frames, time.monotonic()) + self.latency
+        self.reference.write(block.astype(np.int16), heard)
 
     def __call__(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
         # Runs on PortAudio's thread: copy and flag only, never block or call listeners here.
@@ -57,12 +77,16 @@ class _Feed:
         playing = self.current
         if playing is None:
             outdata.fill(0)
+            if self.reference is not None:
+                self._tap(outdata, frames)
             return
         block = playing.samples[playing.position : playing.position + frames]
         playing.position += frames
         gain = self.volume
         outdata[: len(block), 0] = block if gain >= 1.0 else (block * gain).astype("<i2")
         outdata[len(block) :, 0] = 0
+        if self.reference is not None:
+            self._tap(outdata, frames)
         if playing.position >= len(playing.samples):
             if self.current is playing:
                 self.current = None
@@ -101,6 +125,7 @@ class Player:
             return int(self._sd.query_devices(self.device)["default_samplerate"])
 
     def _open(self) -> None:
+        self._feed.rate, self._feed.clock = self.rate, None  # the callback may run before start() returns
         try:
             self._stream = self._sd.OutputStream(
                 device=self.device,
@@ -112,9 +137,25 @@ class Player:
                 callback=self._feed,
             )
             self._stream.start()
+            self._feed.latency = float(self._stream.latency)
             self._finalizer = weakref.finalize(self, _close_stream, self._stream, self._sd.PortAudioError)
         except self._sd.PortAudioError as err:
             raise AudioDeviceError(f"cannot play on {self.device_name!r} ({err}); {_FIX}") from None
+
+    @property
+    def reference(self) -> Any:
+        """An `audio.echo.ReferenceBuffer` that hears every block as it is written (None: nobody listens)."""
+        return self._feed.reference
+
+    @reference.setter
+    def reference(self, reference: Any) -> None:
+        self._feed.reference = reference
+
+    @property
+    def saying(self) -> str:
+        """The text of the clip playing now ("" when silent): barge-in never takes a word the coach says."""
+        last = self._last
+        return last.text if last is not None and not last.ended.is_set() else ""
 
     @property
     def volume(self) -> float:
@@ -169,7 +210,7 @@ class Player:
         self.stop()
         if not clip.audio:
             return True
-        playing = _Playing(np.frombuffer(resample_bytes(clip.audio, clip.rate, self.rate), "<i2"))
+        playing = _Playing(np.frombuffer(resample_bytes(clip.audio, clip.rate, self.rate), "<i2"), clip.text)
         with self._lock:
             if self._stream is None or not self._stream.active or self._stalled:
                 self._reopen()

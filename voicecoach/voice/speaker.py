@@ -194,6 +194,11 @@ class SpokenVoice:
             return self._fall_back(err, text)
         return self.play(clip, wait=wait)
 
+    @property
+    def saying(self) -> str:
+        """What the player is saying now ("" when silent)."""
+        return str(self.player.saying)
+
     def play(self, clip: SpeechClip, *, wait: bool = True) -> bool:
         try:
             return self.player.play(clip, wait=wait)

@@ -1,0 +1,178 @@
+"""Barge-in live, in an echo room: a private PulseAudio where the microphone hears the coach AND the lifter.
+
+    PYTHONPATH=. python benchmarks/bargein_room.py [--echo-gain 1.0] [--trials 3] [--canceller auto]
+
+Room: null sink "coach" (the player's output), null sink "gym" (the lifter, played with paplay), null sink
+"mic" fed by two module-loopbacks (coach.monitor at `--echo-gain`, gym.monitor at 1.0); the microphone is
+mic.monitor. So the echo path is real: PulseAudio's buffers and the loopbacks' latency sit between what the
+player writes and what the microphone hears, as a speaker beside the microphone would. A session (real Player,
+Microphone, PocketSphinx, echo stage) starts the warm-up; the lifter says a command while it counts; reported:
+whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def pactl(*args: str) -> str:
+    return subprocess.run(["pactl", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def build_room(echo_gain: float) -> None:
+    pactl("load-module", "module-null-sink", "sink_name=coach")
+    pactl("load-module", "module-null-sink", "sink_name=mic")
+    pactl("load-module", "module-loopback", "source=coach.monitor", "sink=mic", "latency_msec=20")
+    pactl("load-module", "module-loopback", "source=gym.monitor", "sink=mic", "latency_msec=20")
+    pactl("set-default-sink", "coach")
+    pactl("set-default-source", "mic.monitor")
+    pactl("set-sink-volume", "coach", f"{round(echo_gain * 65536)}")  # the echo's level at the microphone
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--echo-gain", type=float, default=1.0)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--canceller", default="auto")
+    parser.add_argument("--quiet-seconds", type=float, default=30.0, help="warm-up with no lifter: false stops")
+    parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
+    args = parser.parse_args()
+    from conftest import AUDIO, pulse_room_running
+
+    with pulse_room_running():
+        build_room(args.echo_gain)
+        from conftest import reinit_portaudio
+
+        reinit_portaudio()
+        return run(args, AUDIO)
+
+
+def lifter_words(cache: Path) -> dict[str, dict[str, Path]]:
+    """The lifter's command words per voice, as bench_bargein.py renders them (espeak-ng, Festival, Piper)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_bargein
+
+    bench_bargein.render_words(cache)
+    out: dict[str, dict[str, Path]] = {}
+    for voice in bench_bargein.voices():
+        out[voice] = {w: cache / f"{voice.replace(' ', '_')}-{w}.wav" for w in ("pause", "resume", "skip", "stop")}
+    return out
+
+
+def say(path: Path, gain: float) -> float:
+    """Play a word into the gym sink (the lifter); returns the monotonic time its playback ended."""
+    subprocess.run(["paplay", "--device=gym", f"--volume={round(gain * 65536)}", str(path)], check=True)
+    return time.monotonic()
+
+
+def wait_for(check: Any, timeout: float) -> float | None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic()
+        time.sleep(0.02)
+    return None
+
+
+def run(args: argparse.Namespace, audio: Path) -> int:
+    import tempfile
+
+    from voicecoach.app.listener import ListenSettings
+    from voicecoach.app.session import Session
+    from voicecoach.audio.echo import EchoStage, ReferenceBuffer, load_canceller
+    from voicecoach.audio.microphone import Microphone
+    from voicecoach.commands import Command
+    from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
+    from voicecoach.text import knowledge
+    from voicecoach.text.domain import build_domain
+    from voicecoach.voice import SpokenVoice, open_voice
+
+    kb = knowledge.load()
+    words = lifter_words(Path(tempfile.gettempdir()) / "voicecoach-bargein")
+    canceller = load_canceller(args.canceller)
+    if canceller is None:
+        print("no echo canceller loads here")
+        return 1
+    voice = open_voice(None, out=None)
+    assert isinstance(voice, SpokenVoice)
+    reference = ReferenceBuffer()
+    voice.player.reference = reference
+    stage = EchoStage(canceller, reference)
+    turns: list[tuple[float, str]] = []
+    session = Session(
+        kb, PocketSphinxRecognizer(build_domain(kb)), voice, voice.synthesizer, ListenSettings(barge_in=True),
+        echo=stage, on_turn=lambda turn: turns.append((time.monotonic(), turn.heard)),
+    )  # fmt: skip
+    mic = Microphone(None)
+    thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
+    thread.start()
+    time.sleep(3.0)  # capture starts late through PulseAudio
+    cpu0 = time.process_time()
+    wall0 = time.monotonic()
+    session.post(Command.START_WARMUP)
+    time.sleep(args.quiet_seconds)
+    false = list(turns)
+    print(f"no lifter, {args.quiet_seconds:g} s of the warm-up: {len(false)} interruptions {[t for _, t in false]}")
+    print(f"process CPU while the coach counts (recogniser + canceller + player): "
+          f"{100 * (time.process_time() - cpu0) / (time.monotonic() - wall0):.1f}% of one core; "
+          f"measured delay {stage.delay.offset * 1000:.0f} ms")  # fmt: skip
+    session.post(Command.STOP)
+    wait_for(lambda: session.warmup is None, 3)
+    table: dict[str, dict[str, list[float | None]]] = {}
+    for voice_name, files in words.items():
+        for _ in range(args.trials):
+            session.post(Command.START_WARMUP)
+            if wait_for(lambda: session.warmup is not None, 3) is None:
+                continue
+            time.sleep(4.0)
+            runner = session.warmup
+            assert runner is not None
+            first_set = runner.started[-1].event.set if runner.started else 1
+            checks = [
+                ("pause", lambda r=runner: r.paused),
+                ("resume", lambda r=runner: not r.paused),
+                ("skip", lambda r=runner, s0=first_set: r._skipped_to is not None or r.started[-1].event.set > s0),
+                ("stop", lambda: session.warmup is None),
+            ]
+            for word, check in checks:
+                if word == "skip":
+                    time.sleep(1.5)
+                ended = say(files[word], args.lifter_gain)
+                acted = wait_for(check, 1.5)
+                table.setdefault(voice_name, {}).setdefault(word, []).append(None if acted is None else acted - ended)
+                if acted is None and word in ("pause",):
+                    runner.handle(Command.PAUSE)  # so the next check (resume) still means something
+                time.sleep(1.0)
+            if session.warmup is not None:
+                session.post(Command.STOP)
+                wait_for(lambda: session.warmup is None, 3)
+    session.stop()
+    thread.join(5)
+    print(f"echo room: coach sink volume {args.echo_gain:g}, lifter paplay volume {args.lifter_gain:g}; "
+          f"canceller {canceller.name}")  # fmt: skip
+    print("acted on within 1 s of paplay's end (pause/skip/stop said while the coach counts; resume while paused)")
+    for voice_name, per_word in table.items():
+        cells = []
+        for word, delays in per_word.items():
+            ok = [d for d in delays if d is not None and d <= 1.0]
+            cells.append(f"{word} {len(ok)}/{len(delays)}")
+        got = [d for ds in per_word.values() for d in ds if d is not None]
+        med = f"{np.median(got):+.2f}s" if got else "-"
+        print(f"  {voice_name:18} {'  '.join(cells)}  median {med}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
