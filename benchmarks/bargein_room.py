@@ -13,6 +13,7 @@ whether the warm-up acted, seconds from the end of the word, and interruptions w
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import threading
@@ -48,6 +49,9 @@ def main() -> int:
     parser.add_argument("--canceller", default="auto")
     parser.add_argument("--quiet-seconds", type=float, default=30.0, help="warm-up with no lifter: false stops")
     parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
+    parser.add_argument("--voices", default="", help="only the lifter voices whose name contains this")
+    parser.add_argument("--verbose", action="store_true", help="print what was heard and ignored")
+    parser.add_argument("--json", action="store_true", help="also one JSON line with the figures (for tests)")
     args = parser.parse_args()
     from conftest import AUDIO, pulse_room_running
 
@@ -100,7 +104,11 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     from voicecoach.voice import SpokenVoice, open_voice
 
     kb = knowledge.load()
-    words = lifter_words(Path(tempfile.gettempdir()) / "voicecoach-bargein")
+    words = {
+        name: files
+        for name, files in lifter_words(Path(tempfile.gettempdir()) / "voicecoach-bargein").items()
+        if args.voices in name
+    }
     canceller = load_canceller(args.canceller)
     if canceller is None:
         print("no echo canceller loads here")
@@ -114,7 +122,26 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     session = Session(
         kb, PocketSphinxRecognizer(build_domain(kb)), voice, voice.synthesizer, ListenSettings(barge_in=True),
         echo=stage, on_turn=lambda turn: turns.append((time.monotonic(), turn.heard)),
+        on_ignored=(lambda heard, why: print(f"  ignored {heard!r} ({why})")) if args.verbose else (lambda h, w: None),
     )  # fmt: skip
+    if args.verbose:  # every final and changed partial result, as the listener sees them
+        recognizer, seen = session.recognizer, [""]
+        accept, partial = recognizer.accept, recognizer.partial
+
+        def logged_accept(chunk: Any) -> Any:
+            final = accept(chunk)
+            if final is not None and final.text:
+                print(f"    final {final.text!r}", flush=True)
+            return final
+
+        def logged_partial() -> str:
+            text = partial()
+            if text != seen[0]:
+                print(f"    partial {text!r}", flush=True)
+                seen[0] = text
+            return text
+
+        recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
     mic = Microphone(None)
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
@@ -150,6 +177,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                 if word == "skip":
                     time.sleep(1.5)
                 ended = say(files[word], args.lifter_gain)
+                if args.verbose:
+                    print(f"  said {word}; turns so far {[t for _, t in turns][-3:]}", flush=True)
                 acted = wait_for(check, 1.5)
                 table.setdefault(voice_name, {}).setdefault(word, []).append(None if acted is None else acted - ended)
                 if acted is None and word in ("pause",):
@@ -171,6 +200,9 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         got = [d for ds in per_word.values() for d in ds if d is not None]
         med = f"{np.median(got):+.2f}s" if got else "-"
         print(f"  {voice_name:18} {'  '.join(cells)}  median {med}")
+    if args.json:
+        acted = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
+        print(json.dumps({"false": [t for _, t in false], "acted": acted, "canceller": canceller.name}))
     return 0
 
 

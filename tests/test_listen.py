@@ -340,3 +340,37 @@ def test_with_echo_cancellation_only_voice_commands_cut_an_answer() -> None:
     recognizer.script = {2: Transcript("skip", confidence=0.9), 4: Transcript("stop", confidence=0.9)}
     feed(listener, clock, 5)
     assert voice.stops == 1 and [t.heard for t in turns] == ["stop"]
+
+
+class SearchRecognizer(ScriptedRecognizer):
+    """Remembers which search is active, as PocketSphinx switches them."""
+
+    search: str = "domain"
+    base: str = "domain"
+
+    def commands_only(self, enabled: bool) -> None:
+        self.base = self.search = "commands" if enabled else "domain"
+
+    def interrupt_only(self, enabled: bool) -> None:
+        self.search = "interrupt" if enabled else self.base
+
+
+def test_with_echo_cancellation_the_warmup_listens_in_the_interrupt_search_throughout() -> None:
+    recognizer = SearchRecognizer()
+    voice = RecordingVoice()
+    clock = FakeClock()
+    listener = Listener(recognizer, Dialogue(knowledge.load()), voice, ListenSettings(barge_in=True), clock=clock)
+    listener.echo_cancelled = True
+    listener.start_warmup = FakeWarmup
+    for _ in range(2):  # start, stop, start again: each time the interrupt search comes back
+        listener.command(Command.START_WARMUP)
+        feed(listener, clock, 2)
+        assert recognizer.search == "interrupt"
+        voice.set_speaking(True)
+        feed(listener, clock, 2)
+        voice.set_speaking(False)
+        feed(listener, clock, 30)  # the gaps between counts: still the interrupt search
+        assert recognizer.search == "interrupt"
+        listener.warmup_finished()
+        feed(listener, clock, 1)
+        assert recognizer.search == "domain"

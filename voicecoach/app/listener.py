@@ -65,9 +65,10 @@ class ListenSettings:
     min_wake_confidence: float = 0.6
     """A wake word heard less surely than this only counts when what follows is a clear request."""
     barge_in: bool = False
-    """Let "stop" cut the coach off mid-sentence. Only with echo cancellation (a speakerphone with AEC, or
-    PulseAudio's module-echo-cancel): without it the coach's own voice decodes as random command words and
-    the coach stops itself (measured in the null-sink room), while a real "stop" is drowned."""
+    """Let the lifter cut in while the coach speaks. With the session's echo canceller (audio.echo) the
+    interrupting commands (INTERRUPT) are heard on the cleaned signal; without one only "stop" (BARGE_IN), and
+    the coach's own voice then decodes as command words (measured). Off by default: benchmarks/bench_bargein.py
+    and bargein_room.py show no false interruptions but fewer than 9 of 10 commands heard."""
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,13 @@ class Listener:
 
     def process(self, chunk: AudioChunk, near: bool = True) -> Turn | None:
         """`near`: the echo canceller heard the lifter (not only the coach) lately; barge-in needs it."""
-        if self._deaf():
-            if self.settings.barge_in and self.echo_cancelled:
-                self._interrupt(chunk, near)
-                return None
+        deaf = self._deaf()
+        if self.settings.barge_in and self.echo_cancelled and (deaf or self.warmup is not None):
+            # The warm-up counts with gaps shorter than an utterance: flipping searches at every count cut the
+            # lifter's word in two (measured in the echo room), so the interrupt search stays on for all of it.
+            self._interrupt(chunk, near)
+            return None
+        if deaf:
             self.recognizer.accept(chunk)
             if self.settings.barge_in:
                 self._barge_in()
@@ -240,8 +244,8 @@ class Listener:
                 continue
             if self.warmup is None and command not in OVER_ANSWERS:
                 continue
-            self._interrupt_search(True)  # a fresh utterance for the next command
             self._act(command)
+            self._interrupt_search(True)  # a fresh utterance for the next command (after _act switched searches)
             reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
             self.on_turn(Turn(word, reply, self.recognizer.name, None, None))
             return
@@ -310,6 +314,7 @@ class Listener:
         if command is Command.START_WARMUP and self.start_warmup is not None and self.warmup is None:
             self.warmup = self.start_warmup()
             self.recognizer.commands_only(self.warmup is not None)
+            self._interrupting = False  # commands_only switched the search: barge-in switches it again
             return False
         if self.warmup is not None and self.warmup.handle(command):
             if command is Command.STOP:
@@ -323,6 +328,7 @@ class Listener:
     def warmup_finished(self) -> None:
         self.warmup = None
         self.recognizer.commands_only(False)
+        self._interrupting = False
 
     def _say(self, text: str) -> None:
         self._saying = text
