@@ -300,10 +300,10 @@ def cancel(name: str, mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, flo
     """(cleaned, CPU seconds per audio second, MB RSS added)."""
     if name == "none":
         return mic, 0.0, 0.0
+    n = len(mic) - len(mic) % FRAME
+    out = np.zeros(n, np.int16)  # allocated (and touched) before the RSS is read: only the canceller is counted
     before = rss_mb()
     canceller = make_canceller(name)
-    n = len(mic) - len(mic) % FRAME
-    out = np.empty(n, np.int16)
     t = time.process_time()
     step = 480
     for at in range(0, n - step + 1, step):
