@@ -7,8 +7,9 @@ clock), and returns the microphone with the echo removed. Two in-process cancell
   * "webrtc": WebRTC's AEC3 through the `pywebrtc-audio` wheel (Apache-2.0; wheels for x86-64 and aarch64);
   * "speex": libspeexdsp's multi-delay filter through ctypes (Debian `libspeexdsp1`, BSD).
 
-`load_canceller("auto")` tries them in that order (benchmarks/bench_barge_in.py measured the choice) and returns
-None with one log line when none loads: the caller then keeps the half-duplex rules.
+`load_canceller("auto")` tries them in that order (benchmarks/bench_bargein.py and bargein_room.py measured
+the choice: WebRTC interrupts itself least) and returns None with one log line when none loads: the caller
+then keeps the half-duplex rules.
 """
 
 from __future__ import annotations
