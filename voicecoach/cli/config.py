@@ -10,32 +10,24 @@ import argparse
 import json
 from pathlib import Path
 
+from voicecoach.cli.options import add_config_option
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = sub.add_parser("config", help="show the settings in use and where each one comes from")
     actions = config.add_subparsers(dest="config_action", metavar="ACTION", required=True)
 
     show = actions.add_parser("show", help="every setting, its value and its source (default, file:line, env, flag)")
-    _add_config_option(show)
+    add_config_option(show)
     show.add_argument("--json", action="store_true", help="one JSON object: {key: {value, source}}")
     show.set_defaults(func=run_show)
 
     path = actions.add_parser("path", help="which config file would be read")
-    _add_config_option(path)
+    add_config_option(path)
     path.set_defaults(func=run_path)
 
     example = actions.add_parser("example", help="print a commented example config file")
     example.set_defaults(func=run_example)
-
-
-def _add_config_option(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: never overwrite a --config the top-level parser may already have parsed.
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        default=argparse.SUPPRESS,
-        help="read this file (else $VOICECOACH_CONFIG, ~/.config/voicecoach/config.toml, /etc/voicecoach/config.toml)",
-    )
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from voicecoach.cli.options import add_config_option, load_settings
 from voicecoach.errors import UsageError
 
 _SHOWN = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     doctor.add_argument("--input", metavar="DEVICE", help="microphone: index or part of its name")
     doctor.add_argument("--output", metavar="DEVICE", help="speaker: index or part of its name")
     doctor.add_argument("--model", metavar="PATH", help="Vosk model folder to check")
-    doctor.add_argument("--config", metavar="PATH", help="read this config file (default: the usual search)")
+    add_config_option(doctor)
     doctor.add_argument(
         "--seconds",
         type=float,
@@ -32,20 +33,19 @@ def register(sub: Any) -> None:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from voicecoach.app.config import load_config
     from voicecoach.app.doctor import NOISE_SECONDS, DoctorOptions, default_folders, iter_checks
 
     seconds = NOISE_SECONDS if args.seconds is None else args.seconds
     if not 0.3 <= seconds <= 30:
         raise UsageError("--seconds must be between 0.3 and 30")
-    config = load_config(args.config)
+    config = load_settings(args)
     folders = default_folders()
     if config.log.folder is not None:
         folders = (*folders, Path(config.log.folder))
     options = DoctorOptions(
-        input=_device(args.input) if args.input is not None else config.audio.input,
-        output=_device(args.output) if args.output is not None else config.audio.output,
-        model=args.model or config.engine.model,
+        input=config.audio.input,
+        output=config.audio.output,
+        model=config.engine.model,
         seconds=seconds,
         folders=folders,
     )
@@ -60,10 +60,6 @@ def run_doctor(args: argparse.Namespace) -> int:
                 line += f" -> fix: {check.fix}"
             print(line, flush=True)
     return 1 if failed else 0
-
-
-def _device(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
 
 
 __all__ = ["register", "run_doctor"]
