@@ -95,7 +95,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
     from voicecoach.app.listener import ListenSettings
     from voicecoach.app.session import Session
-    from voicecoach.audio.echo import EchoStage, ReferenceBuffer, load_canceller
+    from voicecoach.audio.echo import load_canceller
+    from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
     from voicecoach.audio.microphone import Microphone
     from voicecoach.commands import Command
     from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer

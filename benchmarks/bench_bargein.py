@@ -33,7 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from voicecoach.audio.echo import FRAME, NearEndGate, make_canceller  # noqa: E402
+from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
+from voicecoach.audio.echo_reference import NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
 from voicecoach.audio.resample import resample  # noqa: E402
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from voicecoach.audio import echo
-from voicecoach.audio.echo import FRAME, NAMES, ReferenceBuffer, load_canceller, make_canceller
+from voicecoach.audio.echo import FRAME, NAMES, load_canceller, make_canceller
+from voicecoach.audio.echo_reference import ReferenceBuffer
 
 RATE = 16_000
 
@@ -77,7 +78,7 @@ def test_unknown_canceller_name() -> None:
 
 
 def test_near_end_gate_opens_on_the_lifter_not_on_cancelled_echo() -> None:
-    from voicecoach.audio.echo import NearEndGate
+    from voicecoach.audio.echo_reference import NearEndGate
 
     gate = NearEndGate(window_chunks=10, needed=3)
     loud = np.full(480, 3000, np.int16)
@@ -92,7 +93,7 @@ def test_near_end_gate_opens_on_the_lifter_not_on_cancelled_echo() -> None:
 
 
 def test_echo_stage_passes_file_chunks_through() -> None:
-    from voicecoach.audio.echo import EchoStage
+    from voicecoach.audio.echo_reference import EchoStage
     from voicecoach.audio.format import AudioChunk
 
     class Nothing:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio, rescan
-from voicecoach.audio.echo import StreamClock
+from voicecoach.audio.echo_reference import StreamClock
 from voicecoach.audio.format import CHUNK_BYTES, CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 from voicecoach.audio.resample import resample
 from voicecoach.errors import AudioDeviceError

@@ -167,7 +167,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
 def _echo_stage(voice: Any, on_status: Callable[[str], None]) -> Any:
     """Barge-in's echo canceller, fed by the player (one status line says which runs, or why none does)."""
-    from voicecoach.audio.echo import EchoStage, ReferenceBuffer, load_canceller
+    from voicecoach.audio.echo import load_canceller
+    from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
     from voicecoach.voice import SpokenVoice
 
     if not isinstance(voice, SpokenVoice):

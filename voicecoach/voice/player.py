@@ -58,18 +58,16 @@ class _Feed:
 
     def _tap(self, outdata: Any, frames: int) -> None:
         """The block just written, at 16 kHz, to the echo canceller's reference, stamped with when it is heard."""
-        import numpy as np
+        from voicecoach.audio.format import SAMPLE_RATE
+        from voicecoach.audio.resample import resample
 
-        block = outdata[:frames, 0].astype(np.float32)
-        count = round(frames * 16_000 / self.rate)
-        if count and self.rate != 16_000:
-            block = np.interp(np.arange(count) * (self.rate / 16_000), np.arange(frames), block)
+        block = resample(outdata[:frames, 0], self.rate, SAMPLE_RATE)
         if self.clock is None:
-            from voicecoach.audio.echo import StreamClock
+            from voicecoach.audio.echo_reference import StreamClock
 
             self.clock = StreamClock(self.rate)
         heard = self.clock.stamp(self.frames - frames, time.monotonic()) + self.latency
-        self.reference.write(block.astype(np.int16), heard)
+        self.reference.write(block, heard)
 
     def __call__(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
         # Runs on PortAudio's thread: copy and flag only, never block or call listeners here.

@@ -1,0 +1,200 @@
+"""Lining the coach's playback up with what the microphone heard, and the stage the session runs.
+
+`ReferenceBuffer` keeps what the player wrote, stamped with when it is heard (`StreamClock` smooths the
+device's timing); `DelayEstimator` measures the real echo delay online; `NearEndGate` says whether the lifter,
+not only the echo, was heard; `EchoStage` puts them and a canceller (see `echo`) together per chunk.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from voicecoach.audio.echo import FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
+
+
+class ReferenceBuffer:
+    """What the speaker plays, by the clock: the player writes blocks, the microphone side reads them back.
+
+    `write(samples, heard_at)`: 16 kHz int16 samples whose first one reaches the speaker at monotonic
+    `heard_at`. `read(start, count)`: the `count` samples heard from monotonic `start` on (silence where
+    nothing played). Old audio beyond `keep_seconds` is forgotten. Thread-safe.
+    """
+
+    def __init__(self, keep_seconds: float = 4.0) -> None:
+        self._size = int(keep_seconds * SAMPLE_RATE)
+        self._ring = np.zeros(self._size, np.int16)
+        self._origin: float | None = None
+        self._written = 0  # absolute sample index one past the last written
+        self._lock = threading.Lock()
+
+    def _index(self, when: float) -> int:
+        assert self._origin is not None
+        return round((when - self._origin) * SAMPLE_RATE)
+
+    def write(self, samples: np.ndarray, heard_at: float) -> None:
+        with self._lock:
+            if self._origin is None:
+                self._origin = heard_at
+            start = self._index(heard_at)
+            if start < self._written - self._size:
+                return
+            end = start + len(samples)
+            if start > self._written:  # a gap: silence
+                self._put(self._written, np.zeros(min(start - self._written, self._size), np.int16))
+            self._put(start, samples[-self._size :] if len(samples) > self._size else samples)
+            self._written = max(self._written, end)
+
+    def _put(self, start: int, samples: np.ndarray) -> None:
+        at = start % self._size
+        first = min(len(samples), self._size - at)
+        self._ring[at : at + first] = samples[:first]
+        self._ring[: len(samples) - first] = samples[first:]
+
+    def read(self, start: float, count: int) -> np.ndarray:
+        out = np.zeros(count, np.int16)
+        with self._lock:
+            if self._origin is None:
+                return out
+            first = self._index(start)
+            indices = np.arange(first, first + count)
+            valid = (indices >= max(0, self._written - self._size)) & (indices < self._written)
+            out[valid] = self._ring[indices[valid] % self._size]
+        return out
+
+
+NEAR_RATIO_DB = -12.0
+"""A chunk is the lifter's (near-end) when the cleaned signal keeps at least this much of the microphone's energy:
+echo alone comes out 25-70 dB down (ERLE), a voice over the echo only a few dB down."""
+NEAR_FLOOR = 60.0
+"""RMS below which a chunk is silence whatever the ratio."""
+
+
+class NearEndGate:
+    """Says whether the lifter, not the echo, has been heard lately: a word from the interrupt search only
+    counts when the utterance it came from had enough near-end chunks (a double-talk detector on ERLE)."""
+
+    def __init__(self, window_chunks: int = 34, needed: int = 3) -> None:
+        self.window = window_chunks
+        self.needed = needed
+        self._recent: list[bool] = []
+
+    def update(self, near: np.ndarray, cleaned: np.ndarray) -> bool:
+        """Feed one chunk (microphone, cleaned); True if enough near-end chunks were heard in the window."""
+        mic = float(np.mean(near.astype(np.float64) ** 2)) + 1e-9
+        out = float(np.mean(cleaned.astype(np.float64) ** 2))
+        lifter = out > NEAR_FLOOR**2 and 10 * np.log10(out / mic + 1e-12) > NEAR_RATIO_DB
+        self._recent.append(bool(lifter))
+        del self._recent[: -self.window]
+        return self.open
+
+    @property
+    def open(self) -> bool:
+        return sum(self._recent) >= self.needed
+
+    def reset(self) -> None:
+        self._recent.clear()
+
+
+class DelayEstimator:
+    """Measures the delay between the reference's clock and the microphone's (device buffers the driver does
+    not report, the sound server's own queues) by GCC-PHAT over 1.5 s windows while the coach speaks.
+
+    `feed(captured, near)` with every microphone chunk; `offset` is then the seconds to add to a chunk's
+    capture time to find the reference it heard (measured in the PulseAudio room: ~75 ms no device reported)."""
+
+    WINDOW = 1.5
+    SEARCH = 0.4
+    EVERY = 1.0
+
+    def __init__(self, reference: ReferenceBuffer) -> None:
+        self.reference = reference
+        self.offset = 0.0
+        self.measured: list[float] = []
+        self.last_peak = 0.0
+        self._mic: list[np.ndarray] = []
+        self._start: float | None = None
+
+    def feed(self, captured: float, near: np.ndarray) -> None:
+        if self._start is None or abs(captured - (self._start + self._count() / SAMPLE_RATE)) > 0.05:
+            self._mic, self._start = [], captured  # the first chunk, or a gap: start a new window
+        self._mic.append(near)
+        if self._count() / SAMPLE_RATE < self.WINDOW:
+            return
+        mic = np.concatenate(self._mic)[-int(self.WINDOW * SAMPLE_RATE) :].astype(np.float64)
+        start = captured + len(near) / SAMPLE_RATE - self.WINDOW
+        keep = self.WINDOW - self.EVERY  # the next window overlaps this one; one estimate a second
+        self._mic, self._start = [mic[-int(keep * SAMPLE_RATE) :].astype(np.int16)], start + self.WINDOW - keep
+        self._estimate(mic, start)
+
+    def _count(self) -> int:
+        return sum(len(m) for m in self._mic)
+
+    def _estimate(self, mic: np.ndarray, start: float) -> None:
+        span = int(self.SEARCH * SAMPLE_RATE)
+        ref = self.reference.read(start - self.SEARCH, len(mic) + 2 * span).astype(np.float64)
+        if np.sqrt(np.mean(ref**2)) < 100 or np.sqrt(np.mean(mic**2)) < 30:
+            return  # the coach is (nearly) silent: nothing to measure
+        size = 1 << (len(ref) + len(mic)).bit_length()
+        spectrum = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
+        corr = np.fft.irfft(spectrum / (np.abs(spectrum) + 1e-9), size)[: 2 * span]
+        peak = int(np.argmax(corr))
+        self.last_peak = float(corr[peak] / (np.median(np.abs(corr)) + 1e-12))
+        if corr[peak] < 6 * np.median(np.abs(corr)):
+            return  # no clear echo (the lifter talking, or too little of the coach in the microphone)
+        self.measured = [*self.measured[-4:], peak / SAMPLE_RATE - self.SEARCH]
+        self.offset = float(np.median(self.measured))
+
+
+class EchoStage:
+    """The microphone's chunks with the coach's voice taken out: canceller + reference + near-end gate.
+
+    `clean(chunk)` -> (cleaned chunk, near-end heard lately). Chunks without a capture time (files, tests)
+    pass through unchanged, with the gate open. The reference is lined up by the measured delay."""
+
+    def __init__(self, canceller: EchoCanceller, reference: ReferenceBuffer) -> None:
+        self.canceller = canceller
+        self.reference = reference
+        self.gate = NearEndGate()
+        self.delay = DelayEstimator(reference)
+        self.name = canceller.name
+
+    def clean(self, chunk: AudioChunk) -> tuple[AudioChunk, bool]:
+        if chunk.captured is None:
+            return chunk, True
+        near = np.frombuffer(chunk.audio, "<i2")
+        usable = len(near) - len(near) % FRAME
+        if not usable:
+            return chunk, True
+        self.delay.feed(chunk.captured, near)
+        far = self.reference.read(chunk.captured + self.delay.offset + REFERENCE_LEAD_SECONDS, usable)
+        cleaned = self.canceller.process(near[:usable], far)
+        heard = self.gate.update(near[:usable], cleaned)
+        audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
+        return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
+
+
+class StreamClock:
+    """Monotonic time of a stream's samples, from its callbacks. PulseAudio hands blocks over in bursts, so
+    the time a callback runs jitters by tens of ms; a callback is never early, so the earliest (callback time
+    minus samples so far) is the stream's true origin. It may creep later by `drift` s/s (clock drift) and
+    re-anchors after a stall of more than `restart` seconds (a reopened or stalled stream)."""
+
+    def __init__(self, rate: int, drift: float = 2e-4, restart: float = 0.5) -> None:
+        self.rate = rate
+        self.drift = drift
+        self.restart = restart
+        self._origin: float | None = None
+        self._seen = 0.0
+
+    def stamp(self, samples_before: int, now: float) -> float:
+        """Monotonic time of sample `samples_before` (the first of a block whose callback runs at `now`)."""
+        candidate = now - samples_before / self.rate
+        if self._origin is None or candidate - self._origin > self.restart:
+            self._origin = candidate
+        else:
+            self._origin = min(candidate, self._origin + (now - self._seen) * self.drift)
+        self._seen = now
+        return self._origin + samples_before / self.rate
