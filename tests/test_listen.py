@@ -51,6 +51,9 @@ class ScriptedRecognizer:
     def commands_only(self, enabled: bool) -> None:
         self.commands = enabled
 
+    def interrupt_only(self, enabled: bool) -> None:
+        self.reset()
+
 
 @dataclass
 class RecordingVoice:
@@ -59,6 +62,7 @@ class RecordingVoice:
     stops: int = 0
     listeners: list[SpeechListener] = field(default_factory=list)
     speaking: bool = False
+    saying: str = ""
     handled: list[Command] = field(default_factory=list)
 
     def say(self, text: str, *, wait: bool = True) -> bool:

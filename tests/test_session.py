@@ -71,6 +71,9 @@ class ExclusiveRecognizer:
         self.commands.append(enabled)
         self._enter("commands_only", 0.05)  # PocketSphinx switches its search: long enough to be caught
 
+    def interrupt_only(self, enabled: bool) -> None:
+        self._enter("interrupt_only", 0.05)
+
 
 class RecordingSynth:
     def __init__(self) -> None:

@@ -98,6 +98,10 @@ class SimulatedVoice:
     def speaking(self) -> bool:
         return self._until is not None
 
+    @property
+    def saying(self) -> str:
+        return self.said[-1] if self.said and self._until is not None else ""
+
     def add_listener(self, listener: Callable[[bool], None]) -> None:
         self._listeners.append(listener)
 

@@ -198,7 +198,7 @@ class Listener:
 
     def _barge_in(self) -> None:
         words = self.recognizer.partial().split()
-        spoken = set(self._saying.lower().replace(",", " ").replace(".", " ").split())
+        spoken = _words(self._saying)
         for word in words:
             command = BARGE_IN.get(word)
             if command is None or word in spoken:
@@ -212,11 +212,7 @@ class Listener:
             return
 
     def _interrupt_search(self, enabled: bool) -> None:
-        switch = getattr(self.recognizer, "interrupt_only", None)
-        if switch is not None:
-            switch(enabled)  # resets; back to the search it had (the warm-up's commands, or the domain)
-        else:
-            self.recognizer.reset()
+        self.recognizer.interrupt_only(enabled)  # resets; back to the search it had (warm-up commands or domain)
         self._interrupting = enabled
         self._partial_tail = ("", 0)
 
@@ -234,10 +230,7 @@ class Listener:
             last, seen = self._partial_tail
             self._partial_tail = (tail, seen + 1 if tail == last else 1)
             words = [tail] if self._partial_tail[1] >= STABLE_CHUNKS else []
-        saying = getattr(self.voice, "saying", None)
-        spoken = set(
-            str(saying if saying is not None else self._saying).lower().replace(",", " ").replace(".", " ").split()
-        )
+        spoken = _words(self.voice.saying or self._saying)
         for word in words:
             command = INTERRUPT.get(word)
             if command is None or word in spoken or not near:
@@ -333,3 +326,8 @@ class Listener:
     def _say(self, text: str) -> None:
         self._saying = text
         self.voice.say(text, wait=False)
+
+
+def _words(said: str) -> set[str]:
+    """The words of what the coach is saying: the barge-in rules never take one of them as a command."""
+    return set(said.lower().replace(",", " ").replace(".", " ").split())

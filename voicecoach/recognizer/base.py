@@ -92,6 +92,11 @@ class Recognizer(Protocol):
         """Listen for command phrasings only (warm-up) or for the whole domain (default)."""
         ...
 
+    def interrupt_only(self, enabled: bool) -> None:
+        """While the coach speaks (its voice cancelled): listen for the words that may cut in, or go back to
+        the search before. Starts a fresh utterance either way."""
+        ...
+
 
 def transcribe_chunks(recognizer: Recognizer, chunks: Iterable[AudioChunk]) -> list[Transcript]:
     """Every final transcript of a finite stream, in order (including the one `finish()` flushes)."""

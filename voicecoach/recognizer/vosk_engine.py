@@ -49,6 +49,8 @@ class VoskRecognizer:
         if self.grammar is not None and domain is not None:
             self._commands = command_grammar(domain, known=vocab, unk=self._unk) or None
         self._recognizer = self._make_recognizer(self.grammar)
+        self._active = self.grammar
+        """The grammar in force outside an interruption: the domain's, or the commands' during the warm-up."""
         restriction = (
             f"grammar of {len(self.grammar)} phrases/words" if self.grammar else "full vocabulary (no grammar support)"
         )
@@ -79,7 +81,16 @@ class VoskRecognizer:
         # Without grammar support there is nothing narrower than the full vocabulary: stay as is.
         if self._commands is None:
             return
-        self._recognizer.SetGrammar(json.dumps(self._commands if enabled else self.grammar, ensure_ascii=False))
+        self._active = self._commands if enabled else self.grammar
+        self._recognizer.SetGrammar(json.dumps(self._active, ensure_ascii=False))
+
+    def interrupt_only(self, enabled: bool) -> None:
+        # The command grammar is the narrowest search a Vosk model gives here; the listener keeps only the
+        # interrupting words of what it hears.
+        if self._commands is None:
+            self.reset()
+            return
+        self._recognizer.SetGrammar(json.dumps(self._commands if enabled else self._active, ensure_ascii=False))
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
         if self._recognizer.AcceptWaveform(chunk.audio):

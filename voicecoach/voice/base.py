@@ -86,6 +86,11 @@ class Voice(Protocol):
     @property
     def speaking(self) -> bool: ...
 
+    @property
+    def saying(self) -> str:
+        """The text being played now ("" when silent): barge-in never takes a word the coach is saying."""
+        ...
+
     def add_listener(self, listener: SpeechListener) -> None: ...
 
     def handle(self, command: Command) -> bool:

@@ -108,6 +108,10 @@ class PrintedVoice:
     def speaking(self) -> bool:
         return False
 
+    @property
+    def saying(self) -> str:
+        return ""  # printing makes no sound for a microphone to hear
+
     def add_listener(self, listener: SpeechListener) -> None:
         pass  # never makes sound, so the microphone never needs muting
 
