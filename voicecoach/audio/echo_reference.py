@@ -113,7 +113,6 @@ class DelayEstimator:
         self.reference = reference
         self.offset = 0.0
         self.measured: list[float] = []
-        self.last_peak = 0.0
         self._mic: list[np.ndarray] = []
         self._start: float | None = None
 
@@ -141,7 +140,6 @@ class DelayEstimator:
         spectrum = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
         corr = np.fft.irfft(spectrum / (np.abs(spectrum) + 1e-9), size)[: 2 * span]
         peak = int(np.argmax(corr))
-        self.last_peak = float(corr[peak] / (np.median(np.abs(corr)) + 1e-12))
         if corr[peak] < 6 * np.median(np.abs(corr)):
             return  # no clear echo (the lifter talking, or too little of the coach in the microphone)
         self.measured = [*self.measured[-4:], peak / SAMPLE_RATE - self.SEARCH]

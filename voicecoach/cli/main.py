@@ -11,11 +11,15 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from voicecoach import __version__
 from voicecoach.cli import config, doctor, listen, log, model, service, warmup
 from voicecoach.errors import VoicecoachError
+
+if TYPE_CHECKING:
+    from voicecoach.text.dialogue import Reply
+    from voicecoach.voice.base import Voice
 
 MAX_LINE_BYTES = 64 * 1024
 """Longer stdin lines are cut before decoding: a 100 kB line costs nothing and loses nothing after it."""
@@ -145,7 +149,7 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _speaker(args: argparse.Namespace) -> Any:
+def _speaker(args: argparse.Namespace) -> Voice | None:
     if not args.speak:
         return None
     from voicecoach.voice import open_voice
@@ -153,7 +157,7 @@ def _speaker(args: argparse.Namespace) -> Any:
     return open_voice(out=None)  # the reply is printed already
 
 
-def _emit(reply: Any, as_json: bool, voice: Any) -> None:
+def _emit(reply: Reply, as_json: bool, voice: Voice | None) -> None:
     if as_json:
         print(json.dumps(reply.as_json(), ensure_ascii=False), flush=True)
     else:
