@@ -183,6 +183,7 @@ class RoomRecorder:
         self._count = 0
         self._lock = threading.Lock()
         self._first = threading.Event()
+        self._last_block = time.monotonic()
         self._stream: Any = sd.RawInputStream(
             device=device, samplerate=RECORD_RATE, channels=1, dtype="int16",
             blocksize=480, callback=self._callback,
@@ -193,6 +194,7 @@ class RoomRecorder:
         with self._lock:
             self._blocks.append(bytes(indata))
             self._count += frames
+            self._last_block = time.monotonic()
         self._first.set()
 
     def wait_until_live(self, timeout: float = 10.0) -> None:
@@ -205,6 +207,10 @@ class RoomRecorder:
             return self._count
 
     def since(self, mark: int) -> np.ndarray:
+        with self._lock:
+            stalled = time.monotonic() - self._last_block
+        if stalled > 1.0:  # a silent recording would otherwise pass for "nothing was played"
+            raise RuntimeError(f"the room recorder stopped capturing {stalled:.1f} s ago")
         with self._lock:
             audio = b"".join(self._blocks)
         return np.frombuffer(audio, "<i2")[mark:].copy()

@@ -202,6 +202,6 @@ def test_listen_answers_a_spoken_question_and_never_itself(
     assert listening.next_turn(timeout=2) is None, "the coach reacted to its own voice"
     room = room_recorder.since(mark)
     reply_spans = [(a, b) for a, b in sound_spans(room) if a > question_end]
-    assert reply_spans, "no reply was heard in the room"
+    assert reply_spans, f"no reply was heard in the room; listen said: {''.join(listening.stderr)}"
     assert reply_spans[-1][1] - reply_spans[0][0] > 6.0  # cause + fix, spoken
     assert listening.stop() == 0
