@@ -284,7 +284,7 @@ def test_every_bad_value_is_one_line_with_file_and_line(tmp_path: Path, setting:
 def test_rules_say_the_range() -> None:
     assert BY_KEY["voice.rate"].rule == "must be a whole number from 80 to 320"
     assert BY_KEY["voice.volume"].rule == "must be a number from 0.1 to 1.0"
-    assert BY_KEY["engine.engine"].rule == 'must be one of "auto", "vosk" or "pocketsphinx"'
+    assert BY_KEY["engine.engine"].rule == 'must be one of "auto", "vosk", "moonshine" or "pocketsphinx"'
 
 
 def test_example_message(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from voicecoach.recognizer import endpoint
 from voicecoach.recognizer.endpoint import (
     CLOSING_FRAMES,
     FRAME_SECONDS,
+    OPENING_FRAMES,
     PREROLL_FRAMES,
     SHORT_CLOSING_FRAMES,
     START_SPEECH,
@@ -47,7 +48,8 @@ def run(frames: list[bytes]) -> tuple[Endpointer, list[int], list[int]]:
         out = ep.process(f)
         if not was and ep.in_speech:
             starts.append(i)
-            assert out is not None and len(out) == CHUNK_BYTES * min(i + 1, START_WINDOW + PREROLL_FRAMES)
+            expected = i + 1 if i < OPENING_FRAMES else START_WINDOW + PREROLL_FRAMES
+            assert out is not None and len(out) == CHUNK_BYTES * expected
         if was and not ep.in_speech:
             ends.append(i)
         if was:
@@ -56,10 +58,18 @@ def run(frames: list[bytes]) -> tuple[Endpointer, list[int], list[int]]:
 
 
 def test_starts_on_nine_of_ten_speech_frames_with_the_frames_before_it() -> None:
-    ep, starts, ends = run(silence(20) + speech(60) + silence(30))
-    assert starts == [20 + START_SPEECH - 1]
+    ep, starts, ends = run(silence(40) + speech(60) + silence(30))
+    assert starts == [40 + START_SPEECH - 1]
     assert ep.speech_start == (starts[0] + 1 - START_WINDOW - PREROLL_FRAMES) * FRAME_SECONDS
-    assert ends == [80 + CLOSING_FRAMES - 1]
+    assert ends == [100 + CLOSING_FRAMES - 1]
+
+
+def test_a_stream_that_opens_with_speech_keeps_its_first_word() -> None:
+    # The first loud frames become the noise floor, so the start is heard late; the decoder still gets the
+    # stream from its first frame (before: the window only, and "my knees are sore" lost "my knees").
+    opening = [frame(True, 20)] * 8 + speech(60)
+    ep, starts, _ = run(opening + silence(30))
+    assert len(starts) == 1 and starts[0] < OPENING_FRAMES and ep.speech_start == 0.0
 
 
 def test_clicks_do_not_start_and_short_pauses_do_not_end() -> None:

@@ -118,7 +118,7 @@ def make(script: dict[int, str], activation: Activation = Activation.WAKE, barge
         recognizer,
         Dialogue(knowledge.load()),
         voice,
-        ListenSettings(activation=activation, barge_in=barge_in),
+        ListenSettings(activation=activation, barge_in=barge_in, clear_questions=bool(kw.pop("clear", True))),
         on_turn=turns.append,
         clock=clock,
     )
@@ -139,10 +139,28 @@ def test_wake_word_then_question_in_one_breath() -> None:
     assert "toes" in voice.said[0]
 
 
-def test_without_wake_word_nothing_is_a_turn() -> None:
-    listener, _, voice, turns, clock = make({3: "my knees hurt after squats"})
+def test_without_wake_word_nothing_is_a_turn_when_clear_questions_are_off() -> None:
+    listener, _, voice, turns, clock = make({3: "my knees hurt after squats"}, clear=False)
     feed(listener, clock, 5)
     assert turns == [] and voice.said == [] and listener.ignored == 1
+
+
+def test_a_clear_knee_question_is_answered_without_the_wake_word() -> None:
+    listener, _, voice, turns, clock = make({3: "my knees hurt after squats"})
+    feed(listener, clock, 5)
+    assert [t.reply.topic for t in turns] == ["knee_pain_squat"] and "toes" in voice.said[0]
+
+
+@pytest.mark.parametrize(
+    "heard",
+    ["start the warm up", "stop", "why", "what is the weather tomorrow", "my knee", "squats hurt", "louder"],
+)
+def test_without_the_wake_word_only_a_clear_knee_question_is_a_turn(heard: str) -> None:
+    # Commands, follow-ups, chatter and half a question need the wake word: a neighbour's "stop" must not
+    # stop the coach, and "squats hurt" (no knee named) would only get a question back.
+    listener, _, voice, turns, clock = make({3: heard})
+    feed(listener, clock, 5)
+    assert turns == [] and voice.said == [] and listener.warmup is None
 
 
 def test_wake_word_alone_opens_a_follow_up_window() -> None:
@@ -261,9 +279,9 @@ def test_a_follow_up_does_not_reopen_the_window() -> None:
 
 
 def test_wake_word_must_lead_and_be_sure_for_an_unclear_request() -> None:
-    listener, _, _, turns, clock = make({2: "what on the coach my knees hurt after squats"})
+    listener, _, _, turns, clock = make({2: "what on the coach my knees hurt after squats"}, clear=False)
     feed(listener, clock, 3)
-    assert turns == []  # "coach" deep inside an utterance: babble, not a lifter
+    assert turns == []  # "coach" deep inside an utterance: babble, not a lifter (the wake-word rule alone)
     listener, _, _, turns, clock = make({2: "do you coach my knees hurt after squats"})
     feed(listener, clock, 3)
     assert [t.heard for t in turns] == ["my knees hurt after squats"]  # "hey" misheard as "do you"

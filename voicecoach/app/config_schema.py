@@ -82,6 +82,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("listen.wake_word", "word", "coach", 'The word that wakes the coach (with activation = "wake").'),
     Setting("listen.barge_in", "bool", False, "Let a lifter interrupt the coach while it speaks."),
+    Setting(
+        "listen.clear_questions",
+        "bool",
+        True,
+        'With activation = "wake": answer a clear knee question even when the wake word was not heard.',
+    ),
     Setting("voice.voice", "text", None, "Speech-synthesiser voice name. Not set: its default voice.", example="en-us"),
     Setting("voice.rate", "int", 165, "Speaking speed in words per minute.", low=80, high=320),
     Setting("voice.volume", "float", 1.0, "Loudness: 1.0 is full volume.", low=0.1, high=1.0),
@@ -97,8 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
         "engine.engine",
         "choice",
         "auto",
-        "Speech recogniser: auto = Vosk if its model is installed, else PocketSphinx.",
-        choices=("auto", "vosk", "pocketsphinx"),
+        "Speech recogniser: auto = Vosk if its model is installed, else PocketSphinx; moonshine = the neural "
+        "model of the moonshine-voice wheel (more memory, better in noise).",
+        choices=("auto", "vosk", "moonshine", "pocketsphinx"),
     ),
     Setting(
         "engine.model",
@@ -188,6 +195,7 @@ class ListenConfig:
     activation: Literal["wake", "always", "push"]
     wake_word: str
     barge_in: bool
+    clear_questions: bool
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ class KnowledgeConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    engine: Literal["auto", "vosk", "pocketsphinx"]
+    engine: Literal["auto", "vosk", "moonshine", "pocketsphinx"]
     model: Path | None
 
 

@@ -62,6 +62,9 @@ class ListenSettings:
     """Microphone ignored this long after the coach stops (room echo, speaker ring-down)."""
     min_confidence: float = 0.35
     """Transcripts the engine is less sure of than this are treated as noise."""
+    clear_questions: bool = True
+    """In wake-word mode, answer a clear knee question without the wake word (`Dialogue.answers_outright`): the
+    wake word was where most spoken questions were lost, in noise most of all (benchmarks/bench_ear.py)."""
     min_wake_confidence: float = 0.6
     """A wake word heard less surely than this only counts when what follows is a clear request."""
     barge_in: bool = False
@@ -266,8 +269,10 @@ class Listener:
                 return None
         in_warmup = self.warmup is not None and not woken
         if not addressed and not in_warmup:
-            self._ignore(text, "no wake word")
-            return None
+            if not self._clear_question(transcript):
+                self._ignore(text, "no wake word")
+                return None
+            addressed = True
         if in_warmup and Command.from_intent(self.dialogue.matcher.match(text).intent) is None:
             # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
             self._ignore(text, "not a warm-up command")
@@ -293,6 +298,13 @@ class Listener:
             self._answered = follow_up
             self._say(reply.say)
         return turn
+
+    def _clear_question(self, transcript: Transcript) -> bool:
+        return (
+            self.settings.clear_questions
+            and self.settings.activation is Activation.WAKE
+            and self.dialogue.answers_outright(transcript.text, sure=transcript.sure_text())
+        )
 
     def _wake_confidence(self, transcript: Transcript) -> float:
         found = [w.confidence for w in transcript.words if w.text == self.settings.wake_word]

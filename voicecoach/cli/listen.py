@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
         default=None,
         help='let "stop" interrupt the coach (needs echo cancellation)',
     )
+    listen.add_argument(
+        "--clear-questions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer a clear knee question without the wake word (default on)",
+    )
     _common(listen)
     listen.set_defaults(func=run_listen)
 
@@ -106,6 +112,7 @@ def run_listen(args: argparse.Namespace) -> int:
         activation=Activation(config.listen.activation),
         wake_word=config.listen.wake_word,
         barge_in=config.listen.barge_in,
+        clear_questions=config.listen.clear_questions,
     )
     how = {
         "wake": f'say "{settings.wake_word}", then your question',

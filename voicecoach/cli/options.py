@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voicecoach.errors import UsageError
+from voicecoach.recognizer import ENGINES
 from voicecoach.voice.base import MAX_RATE, MAX_VOLUME, MIN_RATE, MIN_VOLUME, VoiceSettings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ CONFIG_FLAGS: dict[str, tuple[str, str]] = {
     "listen.activation": ("activation", "--activation"),
     "listen.wake_word": ("wake_word", "--wake-word"),
     "listen.barge_in": ("barge_in", "--barge-in"),
+    "listen.clear_questions": ("clear_questions", "--clear-questions"),
     "voice.voice": ("voice", "--voice"),
     "voice.rate": ("rate", "--rate"),
     "voice.volume": ("volume", "--volume"),
@@ -57,7 +59,7 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kb", metavar="PATH", help="use this knowledge-base file or folder")
-    parser.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], help="speech engine (default auto)")
+    parser.add_argument("--engine", choices=ENGINES, help="speech engine (default auto)")
     parser.add_argument(
         "--model", metavar="PATH", help="Vosk model folder (default: installed model, else PocketSphinx)"
     )

@@ -1,4 +1,5 @@
-"""Speech to text: one `Recognizer` interface, two engines (Vosk, PocketSphinx), chosen by `open_recognizer`.
+"""Speech to text: one `Recognizer` interface, three engines (Vosk, Moonshine, PocketSphinx), picked by
+`open_recognizer`.
 
 Importing this package is cheap: the engines (and their native libraries) load on first use.
 """
@@ -16,7 +17,11 @@ if TYPE_CHECKING:
     from voicecoach.recognizer.vosk_engine import VoskRecognizer
     from voicecoach.text.domain import Domain
 
+ENGINES = ("auto", "vosk", "moonshine", "pocketsphinx")
+"""What `--engine` and `[engine] engine` accept."""
+
 __all__ = [
+    "ENGINES",
     "PocketSphinxRecognizer",
     "Recognizer",
     "Transcript",
@@ -58,9 +63,15 @@ def open_recognizer(domain: Domain, model: str | Path | None = None, *, engine: 
 
     `engine="auto"`: an explicit `model` path or $VOICECOACH_MODEL -> Vosk (a broken folder is a
     `ModelError`, never a silent fallback); else an installed Vosk English model -> Vosk; else the bundled
-    PocketSphinx. "vosk" fails without a model; "pocketsphinx" ignores any model.
+    PocketSphinx. "vosk" fails without a model; "pocketsphinx" ignores any model; "moonshine" runs the
+    neural model of the `moonshine-voice` wheel (`model` may name another tiny-en folder).
     """
     from voicecoach.recognizer.models import find_model
+
+    if engine == "moonshine":
+        from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+        return MoonshineRecognizer(domain, Path(model) if model else None)
 
     path, why = find_model(model) if engine != "pocketsphinx" else (None, "")
     if path is None and engine == "vosk":

@@ -47,6 +47,11 @@ babble and music the detector calls everything speech, and no utterance ever end
 FLOOR_FRAMES = 100
 """The noise floor is the quietest tenth of the last 3 s (minimum statistics: speech has gaps between
 words where the floor shows through, so speech itself does not lift it)."""
+OPENING_FRAMES = 34
+"""An utterance that starts within this many frames (1 s) of the stream's start gets every frame from the start:
+a stream that opens with speech (a WAV cut tight, `voicecoach answer`) makes its first words the noise floor, the
+start is heard a few frames late, and the window alone lost the first word ("my knees are sore after running"
+decoded as "saw after running"; tests/test_endpoint.py)."""
 PREROLL_FRAMES = 5
 """Frames before the start window also given to the decoder: it decodes better from a little silence."""
 
@@ -101,6 +106,7 @@ class Endpointer:
         self._loudness = loudness
         self._window: deque[tuple[bytes, bool, bool, float]] = deque(maxlen=PREROLL_FRAMES + START_WINDOW)
         """(audio, speech, heard, level) of the frames before an utterance starts."""
+        self._opening: list[bytes] = []
         self._frames = 0
         self._peak = 0.0
         self._quiet_run = 0
@@ -119,13 +125,18 @@ class Endpointer:
         if not self.in_speech:
             self._peak *= PEAK_DECAY
             self._window.append((frame, speech, heard, level))
+            if self._frames <= OPENING_FRAMES:
+                self._opening.append(frame)
             recent = list(self._window)[-START_WINDOW:]
             if sum(r[1] for r in recent) < START_SPEECH or sum(r[2] for r in recent) < START_LOUD:
                 return None
             self.in_speech, self._quiet_run = True, 0
-            self.speech_start = (self._frames - len(self._window)) * FRAME_SECONDS
-            audio = b"".join(r[0] for r in self._window)
+            opening = len(self._opening) == self._frames  # still within the stream's first second
+            frames = self._opening if opening else [r[0] for r in self._window]
+            self.speech_start = (self._frames - len(frames)) * FRAME_SECONDS
+            audio = b"".join(frames)
             self._window.clear()
+            self._opening = []
             return audio
         self._quiet_run = 0 if heard else self._quiet_run + 1
         # How long the lifter has spoken so far: from the start window to the last frame heard.

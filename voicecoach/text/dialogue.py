@@ -220,5 +220,12 @@ class Dialogue:
         )
         return reply
 
+    def answers_outright(self, heard: str, *, sure: str | None = None) -> bool:
+        """Would `heard`, asked out of the blue, get a knee topic's advice as it stands (no question back)?
+        The listening loop answers such a question without the wake word, so the knee must be named (as for
+        speech, `confirm_unnamed`) whatever this dialogue's own rule."""
+        reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True, sure=sure)
+        return reply.intent in self.matcher.topic_ids
+
     def reset(self) -> None:
         self.state = State()

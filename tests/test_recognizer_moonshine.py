@@ -1,0 +1,122 @@
+"""Moonshine tiny, for real (the tiny-en model of the moonshine-voice wheel through onnxruntime), and its parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
+from voicecoach.errors import ModelError
+from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
+from voicecoach.recognizer.moonshine_engine import normalise
+from voicecoach.recognizer.moonshine_model import ContextBias, bundled_model_dir, read_tokens
+from voicecoach.text import knowledge
+from voicecoach.text.domain import build_domain
+
+REPO = Path(__file__).resolve().parents[1]
+TOKENS = [b"<unk>", b"<s>", b"</s>", "\u2581my".encode(), "\u2581kn".encode(), b"ee", b"s", "\u2581niece".encode()]
+
+
+def token_table(tokens: list[bytes]) -> bytes:
+    out = b""
+    for token in tokens:
+        n = len(token)
+        out += bytes([n]) if n < 128 else bytes([(n & 127) | 128, n >> 7])
+        out += token
+    return out
+
+
+def test_the_token_table_reads_one_and_two_byte_lengths(tmp_path: Path) -> None:
+    tokens = [bytes([65 + i % 26]) * (1 + i % 3) for i in range(1200)] + [b"x" * 300]
+    (tmp_path / "tokenizer.bin").write_bytes(token_table(tokens))
+    assert read_tokens(tmp_path / "tokenizer.bin") == tokens
+
+
+def test_a_truncated_or_foreign_token_table_is_a_model_error(tmp_path: Path) -> None:
+    (tmp_path / "tokenizer.bin").write_bytes(b"\x05<unk>\x03<s>")
+    with pytest.raises(ModelError, match="not a Moonshine token table"):
+        read_tokens(tmp_path / "tokenizer.bin")
+
+
+def test_the_bias_follows_a_domain_word_from_its_first_token_to_its_last() -> None:
+    bias = ContextBias.build(["knees", "knee"], TOKENS, bonus=2.0)
+    start = bias.boosts(None)
+    assert set(start) == {4}  # "▁kn" starts both words; "▁niece" and "▁my" get nothing
+    after_kn = bias.boosts(start[4])
+    assert set(after_kn) == {5}  # only "ee" continues
+    after_ee = bias.boosts(after_kn[5])
+    assert 6 in after_ee and 4 in after_ee  # "knee" is complete: "s" continues it, or a new word starts
+
+
+def test_moonshine_text_is_spelled_as_the_domain_spells_it() -> None:
+    assert normalise("Coach, start the warm-up!") == "coach start the warm up"
+    assert normalise("  My knee's SORE.  ") == "my knee's sore"
+
+
+def test_a_folder_without_the_model_files_is_one_model_error(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[speech]')")
+    domain = build_domain(knowledge.load())
+    with pytest.raises(ModelError, match="not a Moonshine model"):
+        open_recognizer(domain, tmp_path, engine="moonshine")
+
+
+needs_model = pytest.mark.skipif(
+    bundled_model_dir() is None, reason="no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime"
+)
+
+
+@pytest.fixture(scope="module")
+def moonshine() -> Recognizer:
+    if bundled_model_dir() is None:
+        pytest.skip("no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime")
+    return open_recognizer(build_domain(knowledge.load()), engine="moonshine")
+
+
+@needs_model
+def test_moonshine_hears_a_spoken_knee_question(moonshine: Recognizer, audio_fixture: Callable[[str], Path]) -> None:
+    moonshine.reset()
+    wav = audio_fixture("why does my knee hurt on the leg press")
+    heard = transcribe_chunks(moonshine, wav_to_chunks(wav, trailing_silence=1.0))
+    text = " ".join(t.text for t in heard)
+    assert "knee" in text.split() and "press" in text, text
+    assert all(t.engine == "moonshine" for t in heard)
+
+
+@needs_model
+def test_the_domain_bias_is_what_hears_the_knee(audio_fixture: Callable[[str], Path]) -> None:
+    from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+    domain = build_domain(knowledge.load())
+    wav = audio_fixture("my knees are sore after running")
+
+    def heard(recognizer: MoonshineRecognizer) -> str:
+        return " ".join(t.text for t in transcribe_chunks(recognizer, wav_to_chunks(wav, trailing_silence=1.0)))
+
+    plain, biased = heard(MoonshineRecognizer(domain, bias=0.0)), heard(MoonshineRecognizer(domain))
+    assert "knees" not in plain.split() and "knees" in biased.split(), (plain, biased)
+
+
+@needs_model
+def test_silence_is_no_utterance(moonshine: Recognizer) -> None:
+    moonshine.reset()
+    silence = np.zeros(16_000 * 2, dtype=np.int16)
+    assert transcribe_chunks(moonshine, samples_to_chunks(silence)) == []
+
+
+@needs_model
+def test_answer_with_moonshine_gives_the_right_topic(audio_fixture: Callable[[str], Path]) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "voicecoach", "answer", "--engine", "moonshine", "--json",
+         str(audio_fixture("my knees are sore after running"))],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    reply = json.loads(run.stdout)
+    assert reply["intent"] == "knee_pain_treadmill" and reply["engine"] == "moonshine", reply

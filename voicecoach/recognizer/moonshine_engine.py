@@ -1,0 +1,112 @@
+"""Moonshine tiny as a `Recognizer`: our endpointer cuts the utterance, the neural model decodes it at its end.
+
+A neural acoustic model degrades far more gently in gym noise than PocketSphinx's GMMs (measured with
+benchmarks/bench_ear.py); it is open-vocabulary, so off-topic speech decodes as itself and the matcher
+rejects it, and it is nudged towards the knowledge base's words by `ContextBias`. It gives no word
+confidences (the dialogue then relies on the matcher's own gates) and no partial results (barge-in needs
+PocketSphinx's interrupt search).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
+from voicecoach.errors import ModelError
+from voicecoach.recognizer.base import Transcript
+from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
+from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
+from voicecoach.text.domain import GARBAGE, Domain
+
+BIAS = 1.5
+"""Logit bonus for a step that starts or continues a domain word: from 1.0 to 2.0 "my knees are sore after
+running" is heard right (0.0: "our sore after running"), from 2.5 on it turns into "i need more sort of"
+(tests/test_recognizer_moonshine.py; benchmarks/bench_ear.py --bias measures the whole set)."""
+MAX_UTTERANCE_SECONDS = 8.0
+"""As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
+_NOT_WORD = re.compile(r"[^a-z0-9' ]+")
+
+
+def normalise(text: str) -> str:
+    """Moonshine's "Coach, warm-up!" as the domain spells it: "coach warm up"."""
+    return " ".join(_NOT_WORD.sub(" ", text.lower().replace("-", " ")).split())
+
+
+class MoonshineRecognizer:
+    name = "moonshine"
+
+    def __init__(self, domain: Domain, folder: Path | None = None, *, bias: float = BIAS, threads: int = 2) -> None:
+        found = folder or bundled_model_dir()
+        if found is None:
+            raise ModelError("no Moonshine model: pip install moonshine-voice==0.1.0 (it carries tiny-en)")
+        self.model = MoonshineModel(found, threads=threads)
+        self.missing_words: frozenset[str] = frozenset()
+        content = {w for w in domain.words if len(w) > 2 and w not in GARBAGE}
+        commands = {w for phrase in domain.commands for w in phrase.split() if len(w) > 2}
+        self._domain_bias = ContextBias.build(sorted(content), self.model.tokens, bias) if bias else None
+        self._command_bias = ContextBias.build(sorted(commands), self.model.tokens, bias) if bias else None
+        self._bias = self._domain_bias
+        self._vad = pocketsphinx_vad()
+        self._floor = NoiseFloor()
+        self._speech: list[bytes] = []
+        self._start = 0.0
+        self._origin: float | None = None
+        self._stream_time = 0.0
+        self._endpointer = Endpointer(self._vad, floor=self._floor)
+        self.description = f"moonshine tiny-en ({found}), biased to {len(content)} domain words"
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        result: Transcript | None = None
+        audio = chunk.audio
+        for offset in range(0, len(audio), CHUNK_BYTES):
+            frame = audio[offset : offset + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
+            result = self._process(frame, chunk.timestamp + offset / 2 / SAMPLE_RATE) or result
+        return result
+
+    def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
+        if self._origin is None:
+            self._origin = timestamp
+        was_in_speech = self._endpointer.in_speech
+        speech = self._endpointer.process(frame)
+        self._stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
+        if speech is None:
+            return None
+        if not was_in_speech or not self._speech:
+            self._start = self._origin + float(self._endpointer.speech_start) if not was_in_speech else timestamp
+        self._speech.append(speech)
+        if not self._endpointer.in_speech or self._stream_time - self._start > MAX_UTTERANCE_SECONDS:
+            return self._decode()
+        return None
+
+    def _decode(self) -> Transcript:
+        samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
+        self._speech = []
+        text = normalise(self.model.transcribe(samples, self._bias))
+        return Transcript(text=text, start=self._start, end=self._stream_time, engine=self.name)
+
+    def partial(self) -> str:
+        return ""
+
+    def finish(self) -> Transcript | None:
+        self._endpointer.end_stream()
+        result = self._decode() if self._speech else None
+        self._new_endpointer()
+        return result
+
+    def reset(self) -> None:
+        self._speech = []
+        self._new_endpointer()
+
+    def commands_only(self, enabled: bool) -> None:
+        self.reset()
+        self._bias = self._command_bias if enabled else self._domain_bias
+
+    def interrupt_only(self, enabled: bool) -> None:
+        self.reset()
+
+    def _new_endpointer(self) -> None:
+        self._endpointer = Endpointer(self._vad, floor=self._floor)
+        self._origin = None
