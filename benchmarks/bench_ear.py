@@ -133,15 +133,16 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def decode(task: tuple[str, str, str, str, str, str | None, str, float]) -> Outcome:
-    engine, condition, path, voice, text, expected, wav, bias = task
+def decode(task: tuple[str, str, str, str, str, str | None, str, float, bool]) -> Outcome:
+    engine, condition, path, voice, text, expected, wav, bias, clear = task
     from speech import jobs
 
     recognizer = _engine(engine, bias)
     jobs._RECOGNIZERS[engine] = recognizer  # run_job's listen loop uses this very recogniser
     if path == "listen":
         tail = "silence" if condition == "quiet" else "noise"
-        result = run_job(Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail))
+        job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail, clear_questions=clear)
+        result = run_job(job)
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None, _peak_mb())  # fmt: skip
     from voicecoach.audio.chunks import wav_to_chunks
@@ -170,7 +171,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, float]) -> Outc
 def _peak_of(task: tuple[str, float, list[str]]) -> float:
     engine, bias, wavs = task
     for wav in wavs:
-        decode((engine, "quiet", "answer", "", "", None, wav, bias))
+        decode((engine, "quiet", "answer", "", "", None, wav, bias, True))
     return _peak_mb()
 
 
@@ -244,6 +245,10 @@ def main() -> None:
     parser.add_argument("--workdir", help="keep the rendered WAVs here (default: a temporary folder)")
     parser.add_argument("--bias", type=float, default=None, help="moonshine's domain bias (default: the engine's)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--clear-questions", action=argparse.BooleanOptionalAction, default=True,
+        help="the listen loop answers a clear knee question without the wake word (the default)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
     parser.add_argument("--verbose", action="store_true", help="list every answer that was not right")
     args = parser.parse_args()
@@ -289,7 +294,8 @@ def main() -> None:
                     for engine in engines:
                         if engine == "whisper" and path == "listen":
                             continue
-                        tasks.append((engine, condition, path, voice, question, expected, str(wav), bias))
+                        clear = args.clear_questions
+                        tasks.append((engine, condition, path, voice, question, expected, str(wav), bias, clear))
         tasks.sort(key=lambda t: t[0])  # one engine per worker at a time: fewer models loaded at once
         print(f"{len(tasks)} decodes on {args.jobs} workers ...", flush=True)
         context = multiprocessing.get_context("spawn")

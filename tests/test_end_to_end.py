@@ -205,3 +205,29 @@ def test_listen_answers_a_spoken_question_and_never_itself(
     assert reply_spans, f"no reply was heard in the room; listen said: {''.join(listening.stderr)}"
     assert reply_spans[-1][1] - reply_spans[0][0] > 6.0  # cause + fix, spoken
     assert listening.stop() == 0
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_listen_with_moonshine_answers_a_clear_question_without_the_wake_word(
+    pulse_room: dict[str, str], audio_fixture: Callable[[str], Path]
+) -> None:
+    import os
+
+    from voicecoach.recognizer.moonshine_model import bundled_model_dir
+
+    if bundled_model_dir() is None:
+        pytest.skip("no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime")
+    process = ListenProcess({**os.environ, **pulse_room}, "--engine", "moonshine")
+    try:
+        process.wait_listening()
+        time.sleep(5.0)  # PulseAudio capture starts ~2 s after the stream opens
+        turn, attempts = None, 0
+        while turn is None and attempts < 3:  # no "coach": the clear knee question is enough
+            attempts += 1
+            play_into_room(audio_fixture("my knees are sore after running"), pulse_room)
+            turn = process.next_turn(timeout=20)
+        assert turn is not None, "".join(process.stderr)
+        assert turn["engine"] == "moonshine" and turn["intent"] == "knee_pain_treadmill", turn
+    finally:
+        assert process.stop() == 0

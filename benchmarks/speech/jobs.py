@@ -27,6 +27,8 @@ class Job:
     tail: str = "silence"
     """"silence": 1 s of silence after the audio, then the recogniser's finish() (as `voicecoach answer` and the
     end of a WAV); "noise": the audio ends in ongoing noise, so no finish() (a live stream never ends)."""
+    clear_questions: bool = True
+    """The listen loop's `ListenSettings.clear_questions` (a clear knee question needs no wake word)."""
 
 
 @dataclass
@@ -240,7 +242,7 @@ def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) ->
     voice = SimulatedVoice(clock)
     counting = CountingRecognizer(recognizer)
     turns: list[Turn] = []
-    settings = ListenSettings(activation=Activation(result.job.mode))
+    settings = ListenSettings(activation=Activation(result.job.mode), clear_questions=result.job.clear_questions)
     listener = Listener(
         counting, Dialogue(_kb(), confirm_unnamed=True), voice, settings, on_turn=turns.append, clock=clock
     )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
 
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE
+from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
 
 FRAME_SECONDS = CHUNK_BYTES / 2 / SAMPLE_RATE
 START_WINDOW = 10
@@ -54,6 +54,13 @@ start is heard a few frames late, and the window alone lost the first word ("my 
 decoded as "saw after running"; tests/test_endpoint.py)."""
 PREROLL_FRAMES = 5
 """Frames before the start window also given to the decoder: it decodes better from a little silence."""
+
+
+def frames_of(chunk: AudioChunk) -> Iterator[tuple[bytes, float]]:
+    """The chunk as the endpointer's frames (the last one padded with silence), each with its stream time."""
+    audio = chunk.audio
+    for offset in range(0, len(audio), CHUNK_BYTES):
+        yield audio[offset : offset + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0"), chunk.timestamp + offset / 2 / SAMPLE_RATE
 
 
 class VoiceActivity(Protocol):

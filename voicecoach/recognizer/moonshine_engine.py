@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript
-from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
 from voicecoach.text.domain import GARBAGE, Domain
 
@@ -60,10 +60,8 @@ class MoonshineRecognizer:
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
         result: Transcript | None = None
-        audio = chunk.audio
-        for offset in range(0, len(audio), CHUNK_BYTES):
-            frame = audio[offset : offset + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
-            result = self._process(frame, chunk.timestamp + offset / 2 / SAMPLE_RATE) or result
+        for frame, timestamp in frames_of(chunk):
+            result = self._process(frame, timestamp) or result
         return result
 
     def _process(self, frame: bytes, timestamp: float) -> Transcript | None:

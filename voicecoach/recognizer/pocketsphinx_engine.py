@@ -17,10 +17,10 @@ from pathlib import Path
 import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
-from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
-from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.language_model import BARGE_IN_FILLERS, BARGE_IN_WORDS, barge_in_corpus, lm_corpus
 from voicecoach.text.domain import Domain
 
@@ -132,13 +132,9 @@ class PocketSphinxRecognizer:
         self._decoder.activate_search("interrupt" if enabled else self._search)
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
-        audio = chunk.audio
         result: Transcript | None = None
-        for offset in range(0, len(audio), CHUNK_BYTES):
-            frame = audio[offset : offset + CHUNK_BYTES]
-            if len(frame) < CHUNK_BYTES:
-                frame += b"\0" * (CHUNK_BYTES - len(frame))
-            result = self._process(frame, chunk.timestamp + offset / 2 / SAMPLE_RATE) or result
+        for frame, timestamp in frames_of(chunk):
+            result = self._process(frame, timestamp) or result
         return result
 
     def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
