@@ -151,6 +151,16 @@ def test_a_clear_knee_question_is_answered_without_the_wake_word() -> None:
     assert [t.reply.topic for t in turns] == ["knee_pain_squat"] and "toes" in voice.said[0]
 
 
+def test_a_late_wake_word_counts_before_a_clear_knee_question() -> None:
+    # Babble before the question decodes as words; the wake word is then the fourth word, not the first.
+    listener, _, voice, turns, clock = make({3: "i it that a coach knee hurts at the bottom of my squats"})
+    feed(listener, clock, 5)
+    assert [t.heard for t in turns] == ["knee hurts at the bottom of my squats"] and voice.said
+    listener, _, voice, turns, clock = make({3: "what is it that a coach start the warm up"})
+    feed(listener, clock, 5)
+    assert turns == [] and listener.warmup is None  # a late wake word never starts a command
+
+
 @pytest.mark.parametrize(
     "heard",
     ["start the warm up", "stop", "why", "what is the weather tomorrow", "my knee", "squats hurt", "louder"],
