@@ -1,8 +1,9 @@
 """Moonshine tiny (English): a small neural speech-to-text model run with ONNX Runtime, biased to the domain.
 
 The weights are the `tiny-en` assets of the PyPI wheel `moonshine-voice==0.1.0` (MIT): an encoder over raw
-16 kHz audio and a merged decoder with a key/value cache. Only those three files are read; the wheel's own
-native library is never loaded (it was built for CPUs with AVX-512 and dies with SIGILL elsewhere).
+16 kHz audio and a merged decoder with a key/value cache. Only those three files are read, never imported:
+the wheel's own native library is not used (its sibling wheel moonshine-cpp's library was built for AVX-512
+and died with SIGILL here), so the engine stands on onnxruntime's wheels alone.
 
 Free-form, the model hears "my knees hurt" as "my niece hurt" or "these hurt" (measured on the held-out
 questions): everyday words win where the audio is unclear. `ContextBias` adds a bonus to the tokens that
