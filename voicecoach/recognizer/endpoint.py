@@ -156,3 +156,47 @@ class Endpointer:
         """The stream ended: close an open utterance (its audio has all been returned already)."""
         self.in_speech = False
         self._window.clear()
+
+
+class StreamEndpointer:
+    """An `Endpointer` on a timestamped stream, as both engines use it: `feed` returns the audio the decoder
+    should get (or None) and keeps `start`, where the current utterance began in stream seconds. `restart`
+    (a reset mid-stream) makes a new endpointer but keeps the room's noise floor."""
+
+    def __init__(self, vad: VoiceActivity | None = None) -> None:
+        self._vad = vad or pocketsphinx_vad()
+        self._floor = NoiseFloor()
+        self.stream_time = 0.0
+        """Stream seconds just after the last frame fed."""
+        self.start = 0.0
+        self.opened = False
+        """The last frame fed opened an utterance (it was not in speech before)."""
+        self.restart()
+
+    def restart(self) -> None:
+        self._endpointer = Endpointer(self._vad, floor=self._floor)
+        self._origin: float | None = None  # the timestamp of the first frame this endpointer is fed
+
+    @property
+    def in_speech(self) -> bool:
+        return self._endpointer.in_speech
+
+    def feed(self, frame: bytes, timestamp: float) -> bytes | None:
+        if self._origin is None:
+            self._origin = timestamp
+        was_in_speech = self._endpointer.in_speech
+        speech = self._endpointer.process(frame)
+        self.stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
+        self.opened = speech is not None and not was_in_speech
+        if self.opened:
+            # The endpointer counts from its own creation; restart() makes a new one mid-stream.
+            self.start = self._origin + float(self._endpointer.speech_start)
+        return speech
+
+    def continue_at(self, timestamp: float) -> None:
+        """After a cut at an engine's longest utterance the endpointer is still in the same speech: the next
+        utterance starts from now."""
+        self.start = max(self.start, timestamp)
+
+    def end_stream(self) -> None:
+        self._endpointer.end_stream()

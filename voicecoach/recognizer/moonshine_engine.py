@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
+from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript
-from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, frames_of, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
@@ -60,13 +60,8 @@ class MoonshineRecognizer:
         self._domain_bias = ContextBias.build(sorted(content), self.model.tokens, bias) if bias else None
         self._command_bias = ContextBias.build(sorted(commands), self.model.tokens, bias) if bias else None
         self._bias = self._domain_bias
-        self._vad = pocketsphinx_vad()
-        self._floor = NoiseFloor()
+        self._stream = StreamEndpointer(pocketsphinx_vad())
         self._speech: list[bytes] = []
-        self._start = 0.0
-        self._origin: float | None = None
-        self._stream_time = 0.0
-        self._endpointer = Endpointer(self._vad, floor=self._floor)
         self.description = f"moonshine tiny-en ({found}), biased to {len(content)} domain words"
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
@@ -76,17 +71,13 @@ class MoonshineRecognizer:
         return result
 
     def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
-        if self._origin is None:
-            self._origin = timestamp
-        was_in_speech = self._endpointer.in_speech
-        speech = self._endpointer.process(frame)
-        self._stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
+        speech = self._stream.feed(frame, timestamp)
         if speech is None:
             return None
-        if not was_in_speech or not self._speech:
-            self._start = self._origin + float(self._endpointer.speech_start) if not was_in_speech else timestamp
+        if not self._stream.opened and not self._speech:
+            self._stream.continue_at(timestamp)
         self._speech.append(speech)
-        if not self._endpointer.in_speech or self._stream_time - self._start > MAX_UTTERANCE_SECONDS:
+        if not self._stream.in_speech or self._stream.stream_time - self._stream.start > MAX_UTTERANCE_SECONDS:
             return self._decode()
         return None
 
@@ -94,20 +85,20 @@ class MoonshineRecognizer:
         samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
         self._speech = []
         text = normalise(self.model.transcribe(samples, self._bias))
-        return Transcript(text=text, start=self._start, end=self._stream_time, engine=self.name)
+        return Transcript(text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name)
 
     def partial(self) -> str:
         return ""
 
     def finish(self) -> Transcript | None:
-        self._endpointer.end_stream()
+        self._stream.end_stream()
         result = self._decode() if self._speech else None
-        self._new_endpointer()
+        self._stream.restart()
         return result
 
     def reset(self) -> None:
         self._speech = []
-        self._new_endpointer()
+        self._stream.restart()
 
     def commands_only(self, enabled: bool) -> None:
         self.reset()
@@ -115,7 +106,3 @@ class MoonshineRecognizer:
 
     def interrupt_only(self, enabled: bool) -> None:
         self.reset()
-
-    def _new_endpointer(self) -> None:
-        self._endpointer = Endpointer(self._vad, floor=self._floor)
-        self._origin = None

@@ -20,7 +20,7 @@ from pocketsphinx.lm import ArpaBoLM
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
-from voicecoach.recognizer.endpoint import Endpointer, NoiseFloor, frames_of, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.language_model import BARGE_IN_FILLERS, BARGE_IN_WORDS, barge_in_corpus, lm_corpus
 from voicecoach.text.domain import Domain
 
@@ -76,12 +76,7 @@ class PocketSphinxRecognizer:
         self._search = "domain"
         self._decoder.activate_search(self._search)
         self._in_utterance = False
-        self._stream_time = 0.0
-        self._endpointer_origin: float | None = None
-        self._vad = pocketsphinx_vad()
-        self._floor = NoiseFloor()
-        self._new_endpointer()
-        self._utt_start = 0.0
+        self._stream = StreamEndpointer(pocketsphinx_vad())
         self.description = (
             f"pocketsphinx (bundled US English, n-gram of {len(known & domain.words)} domain words); "
             "for better accuracy install Vosk English: voicecoach model download"
@@ -138,24 +133,18 @@ class PocketSphinxRecognizer:
         return result
 
     def _process(self, frame: bytes, timestamp: float) -> Transcript | None:
-        if self._endpointer_origin is None:
-            self._endpointer_origin = timestamp
-        was_in_speech = self._endpointer.in_speech
-        speech = self._endpointer.process(frame)
-        self._stream_time = timestamp + len(frame) / 2 / SAMPLE_RATE
+        speech = self._stream.feed(frame, timestamp)
         if speech is None:
             return None
-        if not was_in_speech or not self._in_utterance:
+        if self._stream.opened or not self._in_utterance:
             self._decoder.start_utt()
             self._in_utterance = True
-            # The endpointer counts from its own creation; reset() makes a new one mid-stream.
-            speech_start = (self._endpointer_origin or 0.0) + float(self._endpointer.speech_start)
-            # After a cut at MAX_UTTERANCE_SECONDS the endpointer is still in the same speech: start from now.
-            self._utt_start = speech_start if was_in_speech is False else max(speech_start, timestamp)
+            if not self._stream.opened:
+                self._stream.continue_at(timestamp)
         self._decoder.process_raw(speech, False, False)
-        if not self._endpointer.in_speech:
+        if not self._stream.in_speech:
             return self._end_utterance()
-        if self._stream_time - self._utt_start > MAX_UTTERANCE_SECONDS:
+        if self._stream.stream_time - self._stream.start > MAX_UTTERANCE_SECONDS:
             return self._end_utterance()  # the next speech frames open a new utterance
         return None
 
@@ -170,8 +159,8 @@ class PocketSphinxRecognizer:
             words.append(
                 Word(
                     text=seg.word.split("(", 1)[0],
-                    start=self._utt_start + seg.start_frame / FRAMES_PER_SECOND,
-                    end=self._utt_start + (seg.end_frame + 1) / FRAMES_PER_SECOND,
+                    start=self._stream.start + seg.start_frame / FRAMES_PER_SECOND,
+                    end=self._stream.start + (seg.end_frame + 1) / FRAMES_PER_SECOND,
                     # The binding already turns the log posterior into a probability.
                     confidence=min(1.0, max(0.0, float(seg.prob))),
                 )
@@ -183,8 +172,8 @@ class PocketSphinxRecognizer:
             is_final=True,
             confidence=mean_confidence(words),
             words=tuple(words),
-            start=words[0].start if words else self._utt_start,
-            end=words[-1].end if words else self._stream_time,
+            start=words[0].start if words else self._stream.start,
+            end=words[-1].end if words else self._stream.stream_time,
             engine=self.name,
         )
 
@@ -196,19 +185,15 @@ class PocketSphinxRecognizer:
 
     def finish(self) -> Transcript | None:
         if not self._in_utterance:
-            self._new_endpointer()
+            self._stream.restart()
             return None
-        self._endpointer.end_stream()  # every frame of the utterance is already in the decoder
+        self._stream.end_stream()  # every frame of the utterance is already in the decoder
         result = self._end_utterance()
-        self._new_endpointer()
+        self._stream.restart()
         return result
 
     def reset(self) -> None:
         if self._in_utterance:
             self._decoder.end_utt()
             self._in_utterance = False
-        self._new_endpointer()
-
-    def _new_endpointer(self) -> None:
-        self._endpointer = Endpointer(self._vad, floor=self._floor)
-        self._endpointer_origin = None  # the timestamp of the first frame it is fed
+        self._stream.restart()
