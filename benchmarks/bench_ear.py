@@ -64,7 +64,6 @@ class Outcome:
     heard: str
     turned: bool
     end_compute: float | None
-    peak_mb: float
 
 
 def heldout() -> list[tuple[str, str]]:
@@ -144,7 +143,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, float, bool]) -
         job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail, clear_questions=clear)
         result = run_job(job)
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
-                       result.heard or " | ".join(result.texts), bool(result.turns), None, _peak_mb())  # fmt: skip
+                       result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip
     from voicecoach.audio.chunks import wav_to_chunks
     from voicecoach.recognizer.base import heard_and_sure
     from voicecoach.text.dialogue import Dialogue
@@ -165,7 +164,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, float, bool]) -
     heard, sure = heard_and_sure(transcripts)
     reply = Dialogue(jobs._kb(), confirm_unnamed=True).turn(heard, sure=sure)
     return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, heard, True,
-                   max(computes) if computes else None, _peak_mb())  # fmt: skip
+                   max(computes) if computes else None)  # fmt: skip
 
 
 def _peak_of(task: tuple[str, float, list[str]]) -> float:
