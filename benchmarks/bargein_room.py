@@ -1,13 +1,16 @@
 """Barge-in live, in an echo room: a private PulseAudio where the microphone hears the coach AND the lifter.
 
     PYTHONPATH=. python benchmarks/bargein_room.py [--echo-gain 1.0] [--trials 3] [--canceller auto]
+        [--engine pocketsphinx|moonshine] [--answers 5]
 
 Room: null sink "coach" (the player's output), null sink "gym" (the lifter, played with paplay), null sink
 "mic" fed by two module-loopbacks (coach.monitor at `--echo-gain`, gym.monitor at 1.0); the microphone is
 mic.monitor. So the echo path is real: PulseAudio's buffers and the loopbacks' latency sit between what the
 player writes and what the microphone hears, as a speaker beside the microphone would. A session (real Player,
-Microphone, PocketSphinx, echo stage) starts the warm-up; the lifter says a command while it counts; reported:
-whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
+Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a command while it counts;
+reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
+With `--answers N`, the coach also reads N long answers and the lifter says "stop" 4 s into each: reported,
+whether the answer went silent within 0.5 s of the word's end (read off the player, which stops within a block).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ def main() -> int:
     parser.add_argument("--echo-gain", type=float, default=1.0)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--canceller", default="auto")
+    parser.add_argument("--engine", default="pocketsphinx", help="the recogniser (pocketsphinx, moonshine)")
+    parser.add_argument("--answers", type=int, default=0, help='long answers to cut with "stop" (per voice)')
     parser.add_argument("--quiet-seconds", type=float, default=30.0, help="warm-up with no lifter: false stops")
     parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
     parser.add_argument("--voices", default="", help="only the lifter voices whose name contains this")
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
     from voicecoach.audio.microphone import Microphone
     from voicecoach.commands import Command
-    from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
+    from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
     from voicecoach.text.domain import build_domain
     from voicecoach.voice import SpokenVoice, open_voice
@@ -121,7 +126,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     stage = EchoStage(canceller, reference)
     turns: list[tuple[float, str]] = []
     session = Session(
-        kb, PocketSphinxRecognizer(build_domain(kb)), voice, voice.synthesizer, ListenSettings(barge_in=True),
+        kb, open_recognizer(build_domain(kb), engine=args.engine), voice, voice.synthesizer,
+        ListenSettings(barge_in=True),
         echo=stage, on_turn=lambda turn: turns.append((time.monotonic(), turn.heard)),
         on_ignored=(lambda heard, why: print(f"  ignored {heard!r} ({why})")) if args.verbose else (lambda h, w: None),
     )  # fmt: skip
@@ -188,6 +194,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             if session.warmup is not None:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)
+    answers = _stop_answers(args, session, voice, kb, words) if args.answers else {}
     session.stop()
     thread.join(5)
     print(f"echo room: coach sink volume {args.echo_gain:g}, lifter paplay volume {args.lifter_gain:g}; "
@@ -201,10 +208,37 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         got = [d for ds in per_word.values() for d in ds if d is not None]
         med = f"{np.median(got):+.2f}s" if got else "-"
         print(f"  {voice_name:18} {'  '.join(cells)}  median {med}")
+    for voice_name, delays in answers.items():
+        ok = [d for d in delays if d is not None and d <= 0.5]
+        got = [d for d in delays if d is not None]
+        med = f"{np.median(got):+.2f}s" if got else "-"
+        print(f"  {voice_name:18} stop over an answer {len(ok)}/{len(delays)} silent within 0.5 s, median {med}")
     if args.json:
-        acted = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
-        print(json.dumps({"false": [t for _, t in false], "acted": acted, "canceller": canceller.name}))
+        heard = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
+        figures = {"false": [t for _, t in false], "acted": heard, "answers": answers, "canceller": canceller.name}
+        print(json.dumps(figures))
     return 0
+
+
+def _stop_answers(
+    args: argparse.Namespace, session: Any, voice: Any, kb: Any, words: dict[str, dict[str, Path]]
+) -> dict[str, list[float | None]]:
+    """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never)."""
+    texts = [f"{t.cause} {t.fix} {t.more}" for t in kb.topics]
+    out: dict[str, list[float | None]] = {}
+    for number, (voice_name, files) in enumerate(words.items()):
+        for k in range(args.answers):
+            voice.prepare([texts[(number + k) % len(texts)]])
+            session.listener._say(texts[(number + k) % len(texts)])  # as an answer: the listener's own say
+            time.sleep(4.0)
+            if not voice.speaking:
+                continue
+            ended = say(files["stop"], args.lifter_gain)
+            silent = wait_for(lambda: not voice.speaking, 2.0)
+            out.setdefault(voice_name, []).append(None if silent is None else silent - ended)
+            voice.stop()
+            time.sleep(1.0)
+    return out
 
 
 if __name__ == "__main__":

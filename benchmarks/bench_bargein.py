@@ -34,9 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
-from voicecoach.audio.echo_reference import NearEndGate  # noqa: E402
+from voicecoach.audio.echo_reference import Convergence, NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
 from voicecoach.audio.resample import resample  # noqa: E402
+from voicecoach.voice.base import words_around  # noqa: E402
 
 RATE = SAMPLE_RATE
 INTERRUPT = {
@@ -44,6 +45,7 @@ INTERRUPT = {
     "repeat": "repeat", "again": "repeat", "slower": "slower", "faster": "faster", "louder": "louder",
     "quieter": "quieter",
 }  # fmt: skip
+OVER_ANSWERS = {"stop", "slower", "faster", "louder", "quieter"}
 STABLE_CHUNKS = 3
 """A command in a partial result counts once it has been its last word for this many 30 ms chunks."""
 WORDS = ["stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder", "quieter", "stop"]
@@ -180,7 +182,7 @@ def place_commands(
     lifter = np.zeros(len(playback.audio))
     placed: list[Placed] = []
     mask = speaking(playback.spans, len(playback.audio))
-    at = int(5 * RATE)
+    at = int(10 * RATE)  # after the canceller's first 5 s of the coach (echo_reference.CONVERGE_SECONDS)
     for voice, table in words.items():
         for word in [only[k % len(only)] for k in range(10)] if only else WORDS:
             x = table[word]
@@ -200,13 +202,19 @@ class Detection:
     word: str
 
 
-def listen(cleaned: np.ndarray, playback: Playback, mic: np.ndarray | None = None) -> list[Detection]:
-    """PocketSphinx commands-only on the cleaned microphone; the listener's barge-in rule on its results."""
-    from voicecoach.recognizer.pocketsphinx_engine import PocketSphinxRecognizer
+def listen(
+    cleaned: np.ndarray,
+    playback: Playback,
+    mic: np.ndarray | None = None,
+    engine: str = "pocketsphinx",
+    over_answers: bool = False,
+) -> list[Detection]:
+    """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results."""
+    from voicecoach.recognizer import open_recognizer
     from voicecoach.text.domain import build_domain
     from voicecoach.text.knowledge import load
 
-    recognizer = PocketSphinxRecognizer(build_domain(load()))
+    recognizer = open_recognizer(build_domain(load()), engine=engine)
     recognizer.interrupt_only(True)
     saying = np.full(len(cleaned), -1, np.int32)
     for i, (s, e, _) in enumerate(playback.spans):
@@ -214,23 +222,31 @@ def listen(cleaned: np.ndarray, playback: Playback, mic: np.ndarray | None = Non
     found: list[Detection] = []
     chunk = 480
     last, seen = "", 0
-    gate = NearEndGate()
+    gate, convergence = NearEndGate(), Convergence()
     for at in range(0, len(cleaned) - chunk + 1, chunk):
         final = recognizer.accept(AudioChunk(cleaned[at : at + chunk].tobytes(), RATE, at / RATE))
-        near = mic is None or gate.update(mic[at : at + chunk], cleaned[at : at + chunk])
+        if mic is None:
+            near = True
+        else:  # as EchoStage.clean
+            near_end = gate.update(mic[at : at + chunk], cleaned[at : at + chunk])
+            near = convergence.update(playback.audio[at : at + chunk]) and near_end
         index = saying[at]
-        spoken = (
-            set(playback.spans[index][2].lower().replace(",", " ").replace(".", " ").split()) if index >= 0 else set()
-        )
+        spoken: set[str] = set()
+        if index >= 0:  # the listener's rule: the coach's words around the playback position (words_around)
+            start, end, text = playback.spans[index]
+            around = words_around(text, (at - start) / RATE, (end - start) / RATE)
+            spoken = set(around.lower().replace(",", " ").replace(".", " ").split())
         if final is not None:
             words = [w for w in final.text.split() if w in INTERRUPT and w not in spoken]
             last, seen = "", 0
-        else:
-            partial = recognizer.partial().split()
+        else:  # as the listener: a partial result only when the near-end gate is open
+            partial = recognizer.partial().split() if near else []
             tail = partial[-1] if partial else ""
             seen = seen + 1 if tail == last else 1
             last = tail
             words = [tail] if tail in INTERRUPT and tail not in spoken and seen >= STABLE_CHUNKS else []
+        if over_answers:  # the listener's rule: only these mean something over an answer
+            words = [w for w in words if INTERRUPT[w] in OVER_ANSWERS]
         if words and near:
             found.append(Detection(at + chunk, INTERRUPT[words[0]]))
             recognizer.reset()
@@ -296,6 +312,7 @@ def main() -> int:
     parser.add_argument("--noise", action="store_true", help="gym noise 20 dB below the lifter")
     parser.add_argument("--cancellers", default="none,speex,webrtc")
     parser.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True, help="near-end gate")
+    parser.add_argument("--engine", default="pocketsphinx", help="the recogniser whose interrupt search listens")
     parser.add_argument("--player-latency", type=float, default=0.08, help="stop() to silence, s (player)")
     args = parser.parse_args()
     cache = Path(tempfile.gettempdir()) / "voicecoach-bargein"
@@ -319,7 +336,8 @@ def main() -> int:
             for with_lifter in (True, False):
                 mic = np.clip(echo + noise + (lifter if with_lifter else 0), -32768, 32767).astype(np.int16)
                 out, cpu, mem = cancel(name, mic, playback.audio)
-                found = listen(out, playback, mic if args.gate and name != "none" else None)
+                gated = mic if args.gate and name != "none" else None
+                found = listen(out, playback, gated, args.engine, over_answers=only is not None)
                 if with_lifter:
                     per_voice, _ = score(found, placed)
                     e = (
@@ -337,7 +355,7 @@ def main() -> int:
                 print(f"  {label} {name} lifter={with_lifter}: {len(found)} detections", flush=True)
     noise_note = "; gym noise 20 dB under the lifter" if args.noise else ""
     print(f"\necho path: 40 ms + 150 ms room response; lifter {LIFTER_DBFS:.0f} dBFS; echo {-args.ser:+.0f} dB")
-    print(f"over the lifter{noise_note}; {args.minutes:g} min routine, 20 answers")
+    print(f"over the lifter{noise_note}; {args.minutes:g} min routine, 20 answers; engine {args.engine}")
     head = "heard per voice (median s after word end)"
     print(f"{'coach says':9} {'AEC':7} {'ERLE dB':>7} {'CPU %':>6} {'+MB':>5}  {head}  false")
     for label, name, e, cpu, mem, per_voice, false in rows:

@@ -111,3 +111,15 @@ def test_echo_stage_passes_file_chunks_through() -> None:
     live = AudioChunk(chunk.audio, captured=12.0)
     cleaned, near = stage.clean(live)
     assert not np.frombuffer(cleaned.audio, "<i2").any() and not near
+
+
+def test_barge_in_waits_until_the_canceller_has_heard_five_seconds_of_the_coach() -> None:
+    from voicecoach.audio.echo_reference import CONVERGE_SECONDS, Convergence
+
+    convergence = Convergence()
+    speech, silence = np.full(480, 3000, np.int16), np.zeros(480, np.int16)
+    for _ in range(1000):  # silence between replies teaches the canceller nothing
+        assert not convergence.update(silence)
+    chunks = round(CONVERGE_SECONDS * 16_000 / 480)
+    assert not any(convergence.update(speech) for _ in range(chunks - 1))
+    assert convergence.update(speech) and convergence.update(silence)  # converged stays converged

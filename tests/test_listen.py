@@ -406,3 +406,13 @@ def test_with_echo_cancellation_the_warmup_listens_in_the_interrupt_search_throu
         listener.warmup_finished()
         feed(listener, clock, 1)
         assert recognizer.search == "domain"
+
+
+def test_the_coach_saying_stop_early_in_a_long_answer_does_not_shield_a_later_stop() -> None:
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    listener._saying = "Stop training that leg. " + "See a physio or a doctor before you load it again. " * 4
+    voice.set_speaking(True)
+    recognizer.script = {2: Transcript("stop", confidence=0.9)}
+    feed(listener, clock, 3)
+    assert voice.stops == 1 and [t.heard for t in turns] == ["stop"]

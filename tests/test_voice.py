@@ -34,6 +34,7 @@ from voicecoach.voice import (
     open_voice,
     render_to_wav,
     warn_no_sound,
+    words_around,
 )
 
 REPLY = "Keep your knees in line with your toes and push through the whole foot."  # 14 words
@@ -365,3 +366,25 @@ def test_prepared_replies_start_without_rendering_and_follow_rate_changes(voice:
     assert voice.prepared(timeout=20) and synth.renders == before + len(replies)
     voice.handle(Command.QUIETER)  # volume is applied by the player: nothing to render again
     assert voice.prepared(timeout=20) and synth.renders == before + len(replies)
+
+
+def test_words_around_places_words_by_their_share_of_the_text() -> None:
+    text = "stop " + "one two three four five six seven eight nine ten " * 3 + "last"
+    assert "stop" in words_around(text, 0.0, 20.0).split()
+    middle = words_around(text, 10.0, 20.0).split()
+    assert "stop" not in middle and "last" not in middle and 4 <= len(middle) <= 8
+    assert words_around(text, 21.0, 20.0).split()[-1] == "last"  # the echo tail after the clip ended
+    assert words_around("", 1.0, 2.0) == ""
+
+
+@pytest.mark.audio
+def test_saying_follows_the_playback_position(voice: SpokenVoice) -> None:
+    text = "Stop training that leg. " + "See a physio before you load the knee again. " * 4 + "Goodbye."
+    voice.say(text, wait=False)
+    time.sleep(0.3)
+    assert "Stop" in voice.saying.split()  # heard now: a "stop" in the echo is the coach's own
+    time.sleep(5.0)
+    mid = voice.saying.split()
+    assert mid and "Stop" not in mid and "Goodbye." not in mid  # a lifter's "stop" now is the lifter's
+    voice.stop()
+    assert voice.saying == ""

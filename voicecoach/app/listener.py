@@ -24,7 +24,8 @@ from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Recognizer, Transcript
 from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
-from voicecoach.voice.base import Voice
+from voicecoach.text.spoken import SPEAKING_RATE
+from voicecoach.voice.base import Voice, words_around
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
 """Words that may interrupt the coach mid-sentence without echo cancellation (heard in partial results)."""
@@ -201,7 +202,7 @@ class Listener:
 
     def _barge_in(self) -> None:
         words = self.recognizer.partial().split()
-        spoken = _words(self._saying)
+        spoken = _words(self.voice.saying or _last_words(self._saying))
         for word in words:
             command = BARGE_IN.get(word)
             if command is None or word in spoken:
@@ -227,13 +228,13 @@ class Listener:
         if final is not None:
             words = final.text.split()
             self._partial_tail = ("", 0)
-        else:
-            partial = self.recognizer.partial().split()
+        else:  # a partial result only when the lifter may be speaking: Moonshine decodes to make one
+            partial = self.recognizer.partial().split() if near else []
             tail = partial[-1] if partial else ""
             last, seen = self._partial_tail
             self._partial_tail = (tail, seen + 1 if tail == last else 1)
             words = [tail] if self._partial_tail[1] >= STABLE_CHUNKS else []
-        spoken = _words(self.voice.saying or self._saying)
+        spoken = _words(self.voice.saying or _last_words(self._saying))
         for word in words:
             command = INTERRUPT.get(word)
             if command is None or word in spoken or not near:
@@ -349,6 +350,12 @@ class Listener:
     def _say(self, text: str) -> None:
         self._saying = text
         self.voice.say(text, wait=False)
+
+
+def _last_words(said: str) -> str:
+    """The end of what the coach last said: all its echo can still hold once the voice has gone silent."""
+    seconds = len(said.split()) * 60 / SPEAKING_RATE
+    return words_around(said, seconds, seconds)
 
 
 def _words(said: str) -> set[str]:

@@ -72,6 +72,31 @@ NEAR_FLOOR = 60.0
 """RMS below which a chunk is silence whatever the ratio."""
 
 
+CONVERGE_SECONDS = 5.0
+"""Seconds of the coach's voice a canceller hears before its output is trusted: while it adapts, the echo it lets
+through decodes as words (measured with speex and Moonshine: 6 false "stop"s over 20 answers, all in the first
+5 s of the coach speaking; none after)."""
+FAR_FLOOR = 100.0
+"""Reference RMS (int16) above which the coach is speaking: what counts towards convergence."""
+
+
+class Convergence:
+    """Whether the canceller has heard enough of the coach to be trusted (see CONVERGE_SECONDS)."""
+
+    def __init__(self, seconds: float = CONVERGE_SECONDS) -> None:
+        self.needed = int(seconds * SAMPLE_RATE)
+        self.heard = 0
+
+    def update(self, far: np.ndarray) -> bool:
+        if self.heard < self.needed and len(far) and float(np.sqrt(np.mean(far.astype(np.float64) ** 2))) > FAR_FLOOR:
+            self.heard += len(far)
+        return self.converged
+
+    @property
+    def converged(self) -> bool:
+        return self.heard >= self.needed
+
+
 class NearEndGate:
     """Says whether the lifter, not the echo, has been heard lately: a word from the interrupt search only
     counts when the utterance it came from had enough near-end chunks (a double-talk detector on ERLE)."""
@@ -149,13 +174,15 @@ class DelayEstimator:
 class EchoStage:
     """The microphone's chunks with the coach's voice taken out: canceller + reference + near-end gate.
 
-    `clean(chunk)` -> (cleaned chunk, near-end heard lately). Chunks without a capture time (files, tests)
-    pass through unchanged, with the gate open. The reference is lined up by the measured delay."""
+    `clean(chunk)` -> (cleaned chunk, near-end heard lately and the canceller converged). Chunks without a
+    capture time (files, tests) pass through unchanged, with the gate open. The reference is lined up by the
+    measured delay."""
 
     def __init__(self, canceller: EchoCanceller, reference: ReferenceBuffer) -> None:
         self.canceller = canceller
         self.reference = reference
         self.gate = NearEndGate()
+        self.convergence = Convergence()
         self.delay = DelayEstimator(reference)
         self.name = canceller.name
 
@@ -169,7 +196,8 @@ class EchoStage:
         self.delay.feed(chunk.captured, near)
         far = self.reference.read(chunk.captured + self.delay.offset + REFERENCE_LEAD_SECONDS, usable)
         cleaned = self.canceller.process(near[:usable], far)
-        heard = self.gate.update(near[:usable], cleaned)
+        near_end = self.gate.update(near[:usable], cleaned)
+        heard = self.convergence.update(far) and near_end
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
 

@@ -52,6 +52,9 @@ OPENING_FRAMES = 34
 a stream that opens with speech (a WAV cut tight, `voicecoach answer`) makes its first words the noise floor, the
 start is heard a few frames late, and the window alone lost the first word ("my knees are sore after running"
 decoded as "saw after running"; tests/test_endpoint.py)."""
+QUICK_CLOSING_FRAMES = 8
+"""Silence that ends an utterance when the caller waits for one short command (barge-in without partial results):
+0.24 s, so "stop" over an answer can end it within half a second."""
 PREROLL_FRAMES = 5
 """Frames before the start window also given to the decoder: it decodes better from a little silence."""
 
@@ -119,6 +122,8 @@ class Endpointer:
         self._quiet_run = 0
         self.in_speech = False
         self.speech_start = 0.0
+        self.quick = False
+        """Close on QUICK_CLOSING_FRAMES of silence, however short the utterance (one command word awaited)."""
 
     def process(self, frame: bytes) -> bytes | None:
         self._frames += 1
@@ -148,7 +153,8 @@ class Endpointer:
         self._quiet_run = 0 if heard else self._quiet_run + 1
         # How long the lifter has spoken so far: from the start window to the last frame heard.
         length = self._frames - self._quiet_run - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
-        if self._quiet_run >= (CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES):
+        closing = CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES
+        if self._quiet_run >= (QUICK_CLOSING_FRAMES if self.quick else closing):
             self.in_speech = False
         return frame
 
@@ -171,15 +177,21 @@ class StreamEndpointer:
         self.start = 0.0
         self.opened = False
         """The last frame fed opened an utterance (it was not in speech before)."""
+        self.quick = False
+        """Endpoint on a short silence (see `Endpointer.quick`); kept across restarts."""
         self.restart()
 
     def restart(self) -> None:
         self._endpointer = Endpointer(self._vad, floor=self._floor)
+        self._endpointer.quick = self.quick
         self._origin: float | None = None  # the timestamp of the first frame this endpointer is fed
 
     @property
     def in_speech(self) -> bool:
         return self._endpointer.in_speech
+
+    def set_quick(self, quick: bool) -> None:
+        self.quick = self._endpointer.quick = quick
 
     def feed(self, frame: bytes, timestamp: float) -> bytes | None:
         if self._origin is None:

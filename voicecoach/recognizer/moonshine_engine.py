@@ -3,8 +3,8 @@
 A neural acoustic model degrades far more gently in gym noise than PocketSphinx's GMMs (measured with
 benchmarks/bench_ear.py); it is open-vocabulary, so off-topic speech decodes as itself and the matcher
 rejects it, and it is nudged towards the knowledge base's words by `ContextBias`. It gives no word
-confidences (the dialogue then relies on the matcher's own gates) and no partial results (barge-in needs
-PocketSphinx's interrupt search).
+confidences (the dialogue then relies on the matcher's own gates) and no partial results: in the interrupt
+search (barge-in) it waits for a short silence instead and is nudged towards the interrupting commands.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from voicecoach.audio.format import AudioChunk
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.commands import Command
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
+from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
@@ -26,8 +27,17 @@ BIAS = 3.5
 """Logit bonus for a step that starts or continues one of `bias_words`. Quiet held-out knee questions, 4 voices,
 right / wrong advice of 380: bias 0 144 / 5, 2.5 183 / 8, 3.5 193 / 10, 5.0 183 / 15 (chosen on that set, so
 benchmarks/bench_ear.py's moonshine figures are a little flattering)."""
+INTERRUPT_BIAS = 5.0
+"""The bonus in the interrupt search, towards the commands that may cut in (benchmarks/bench_bargein.py, speex,
+3 min: "stop" over answers 38 of 40 at 3.5 with 1 false interruption, 39 of 40 at 5.0 with none)."""
 MAX_UTTERANCE_SECONDS = 8.0
 """As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
+PARTIAL_WINDOW_SECONDS = 1.5
+"""In the interrupt search a partial result decodes only the utterance's last 1.5 s: a command word is shorter,
+and the coach's cancelled echo can hold an utterance open for many seconds (measured: "stop" heard 0.7-1.2 s
+late when it waited for the utterance's end)."""
+PARTIAL_STEP_SECONDS = 0.2
+"""A new partial result at most every 0.2 s of speech (one decode of 1.5 s takes ~50 ms on two x86 cores)."""
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
@@ -59,7 +69,12 @@ class MoonshineRecognizer:
         commands = {w for phrase in domain.commands for w in phrase.split() if len(w) > 2}
         self._domain_bias = ContextBias.build(sorted(content), self.model.tokens, bias) if bias else None
         self._command_bias = ContextBias.build(sorted(commands), self.model.tokens, bias) if bias else None
+        self._interrupt_bias = ContextBias.build(BARGE_IN_WORDS, self.model.tokens, INTERRUPT_BIAS) if bias else None
         self._bias = self._domain_bias
+        self._resume_bias = self._bias
+        self._interrupting = False
+        self._partial = ("", 0)
+        """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer(pocketsphinx_vad())
         self._speech: list[bytes] = []
         self.description = f"moonshine tiny-en ({found}), biased to {len(content)} domain words"
@@ -84,11 +99,23 @@ class MoonshineRecognizer:
     def _decode(self) -> Transcript:
         samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
         self._speech = []
+        self._partial = ("", 0)
         text = normalise(self.model.transcribe(samples, self._bias))
         return Transcript(text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name)
 
     def partial(self) -> str:
-        return ""
+        """Only in the interrupt search (the open search waits for the whole question): the last 1.5 s decoded."""
+        if not self._interrupting or not self._speech:
+            return ""
+        size = sum(len(frame) for frame in self._speech)
+        text, decoded = self._partial
+        if size - decoded < PARTIAL_STEP_SECONDS * 2 * SAMPLE_RATE:
+            return text
+        window = b"".join(self._speech)[-int(PARTIAL_WINDOW_SECONDS * SAMPLE_RATE) * 2 :]
+        samples = np.frombuffer(window, "<i2").astype(np.float32) / 32768.0
+        text = normalise(self.model.transcribe(samples, self._bias))
+        self._partial = (text, size)
+        return text
 
     def finish(self) -> Transcript | None:
         self._stream.end_stream()
@@ -98,11 +125,17 @@ class MoonshineRecognizer:
 
     def reset(self) -> None:
         self._speech = []
+        self._partial = ("", 0)
         self._stream.restart()
 
     def commands_only(self, enabled: bool) -> None:
         self.reset()
-        self._bias = self._command_bias if enabled else self._domain_bias
+        self._bias = self._resume_bias = self._command_bias if enabled else self._domain_bias
 
     def interrupt_only(self, enabled: bool) -> None:
+        """While the coach speaks: end on a short silence and lean to the interrupting words (the listener keeps
+        only those); off again, back to what it listened for before."""
         self.reset()
+        self._interrupting = enabled
+        self._stream.set_quick(enabled)
+        self._bias = self._interrupt_bias if enabled else self._resume_bias

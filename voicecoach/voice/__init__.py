@@ -4,7 +4,16 @@ Importing this package is cheap: pyttsx3, sounddevice and numpy load on first us
 `voicecoach ask` starts fast on a Pi.
 """
 
-from voicecoach.voice.base import MAX_RATE, MIN_RATE, SpeechClip, SpeechListener, Synthesizer, Voice, VoiceSettings
+from voicecoach.voice.base import (
+    MAX_RATE,
+    MIN_RATE,
+    SpeechClip,
+    SpeechListener,
+    Synthesizer,
+    Voice,
+    VoiceSettings,
+    words_around,
+)
 from voicecoach.voice.espeak import ESPEAK_RATE, Pyttsx3Synthesizer, VoiceInfo, list_voices
 from voicecoach.voice.player import Player
 from voicecoach.voice.speaker import STDOUT, PrintedVoice, SpokenVoice, open_voice, render_to_wav, warn_no_sound
@@ -28,4 +37,5 @@ __all__ = [
     "open_voice",
     "render_to_wav",
     "warn_no_sound",
+    "words_around",
 ]

@@ -13,6 +13,28 @@ MIN_RATE, MAX_RATE = 80, 320
 """Words per minute the voice accepts."""
 MIN_VOLUME, MAX_VOLUME = 0.1, 1.0
 """The volume range: "quieter" stops at the floor, so the coach never goes silent."""
+SAYING_BEFORE_SECONDS, SAYING_AFTER_SECONDS = 2.0, 1.0
+"""The coach's words that count as "being said now": those placed from 2 s before to 1 s after the playback
+position. Its echo of a word reaches the recogniser's result up to ~1.5 s later (echo path, endpoint, stable
+partials); placing words by character offset errs by well under a second on a 15 s answer."""
+
+
+def words_around(text: str, at: float, duration: float) -> str:
+    """The words of `text` said near `at` seconds into a clip `duration` seconds long.
+
+    Each word is placed by its character offset: synthesised speech runs at a near-even rate of characters.
+    Barge-in ignores only these, so "stop" over a long answer that says "stop" a minute earlier still counts.
+    """
+    if duration <= 0 or not text:
+        return text
+    picked, offset = [], 0
+    for word in text.split():
+        offset = text.index(word, offset)
+        when = duration * (offset + len(word) / 2) / len(text)
+        if at - SAYING_BEFORE_SECONDS <= when <= at + SAYING_AFTER_SECONDS:
+            picked.append(word)
+        offset += len(word)
+    return " ".join(picked)
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,8 @@ class Voice(Protocol):
 
     @property
     def saying(self) -> str:
-        """The text being played now ("" when silent): barge-in never takes a word the coach is saying."""
+        """The words being played around now ("" when silent; see `words_around`): barge-in never takes a word
+        the coach is saying."""
         ...
 
     def add_listener(self, listener: SpeechListener) -> None: ...

@@ -19,7 +19,7 @@ from typing import Any
 
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio
 from voicecoach.errors import AudioDeviceError
-from voicecoach.voice.base import SpeechClip, SpeechListener
+from voicecoach.voice.base import SpeechClip, SpeechListener, words_around
 
 BLOCK_SECONDS = 0.02
 """Seconds of audio per callback block: the granularity of `stop()` and of volume changes."""
@@ -151,9 +151,12 @@ class Player:
 
     @property
     def saying(self) -> str:
-        """The text of the clip playing now ("" when silent): barge-in never takes a word the coach says."""
+        """The words of the clip being heard around now ("" when silent): barge-in never takes one of them."""
         last = self._last
-        return last.text if last is not None and not last.ended.is_set() else ""
+        if last is None or last.ended.is_set():
+            return ""
+        heard = (last.position - self._feed.latency * self.rate) / self.rate
+        return words_around(last.text, heard, len(last.samples) / self.rate)
 
     @property
     def volume(self) -> float:
