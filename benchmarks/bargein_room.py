@@ -172,7 +172,11 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                 continue
             time.sleep(4.0)
             runner = session.warmup
-            assert runner is not None
+            if runner is None:  # something stopped it before the lifter spoke: every command of this trial missed
+                print("  the warm-up ended before the lifter spoke (a false stop)")
+                for word in ("pause", "resume", "skip", "stop"):
+                    table.setdefault(voice_name, {}).setdefault(word, []).append(None)
+                continue
             first_set = runner.started[-1].event.set if runner.started else 1
             checks = [
                 ("pause", lambda r=runner: r.paused),

@@ -33,6 +33,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from voicecoach.app.listener import (  # noqa: E402
+    OVER_ANSWERS,
+    STABLE_CHUNKS,
+    first_interrupting,
+    interrupt_command,
+    is_coach_word,
+)
 from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
 from voicecoach.audio.echo_reference import Convergence, NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
@@ -40,14 +47,7 @@ from voicecoach.audio.resample import resample  # noqa: E402
 from voicecoach.voice.base import words_around  # noqa: E402
 
 RATE = SAMPLE_RATE
-INTERRUPT = {
-    "stop": "stop", "enough": "stop", "pause": "pause", "resume": "resume", "skip": "skip", "next": "skip",
-    "repeat": "repeat", "again": "repeat", "slower": "slower", "faster": "faster", "louder": "louder",
-    "quieter": "quieter",
-}  # fmt: skip
-OVER_ANSWERS = {"stop", "slower", "faster", "louder", "quieter"}
-STABLE_CHUNKS = 3
-"""A command in a partial result counts once it has been its last word for this many 30 ms chunks."""
+
 WORDS = ["stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder", "quieter", "stop"]
 LIFTER_DBFS = -26.0
 SHARED = REPO.parent / "shared"
@@ -237,18 +237,18 @@ def listen(
             around = words_around(text, (at - start) / RATE, (end - start) / RATE)
             spoken = set(around.lower().replace(",", " ").replace(".", " ").split())
         if final is not None:
-            words = [w for w in final.text.split() if w in INTERRUPT and w not in spoken]
+            words = [w for w in final.text.split() if interrupt_command(w) is not None and not is_coach_word(w, spoken)]
             last, seen = "", 0
         else:  # as the listener: a partial result only when the near-end gate is open
-            partial = recognizer.partial().split() if near else []
-            tail = partial[-1] if partial else ""
-            seen = seen + 1 if tail == last else 1
-            last = tail
-            words = [tail] if tail in INTERRUPT and tail not in spoken and seen >= STABLE_CHUNKS else []
+            candidate = first_interrupting(recognizer.partial().split()) if near else ""
+            seen = seen + 1 if candidate == last else 1
+            last = candidate
+            words = [candidate] if candidate and not is_coach_word(candidate, spoken) and seen >= STABLE_CHUNKS else []
+        commands = [str(command) for w in words if (command := interrupt_command(w)) is not None]
         if over_answers:  # the listener's rule: only these mean something over an answer
-            words = [w for w in words if INTERRUPT[w] in OVER_ANSWERS]
-        if words and near:
-            found.append(Detection(at + chunk, INTERRUPT[words[0]]))
+            commands = [c for c in commands if c in {o.value for o in OVER_ANSWERS}]
+        if commands and near:
+            found.append(Detection(at + chunk, commands[0]))
             recognizer.reset()
             last, seen = "", 0
     return found

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
+from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn, first_interrupting, interrupt_command
 from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.recognizer.base import Transcript, Word
@@ -416,3 +416,36 @@ def test_the_coach_saying_stop_early_in_a_long_answer_does_not_shield_a_later_st
     recognizer.script = {2: Transcript("stop", confidence=0.9)}
     feed(listener, clock, 3)
     assert voice.stops == 1 and [t.heard for t in turns] == ["stop"]
+
+
+def test_clipped_and_slurred_spellings_of_an_interrupting_command_count_but_everyday_words_do_not() -> None:
+    assert interrupt_command("rep") is Command.REPEAT and interrupt_command("ski") is Command.SKIP
+    assert interrupt_command("slover") is Command.SLOWER and interrupt_command("next") is Command.SKIP
+    for word in ("you", "the", "so", "re", "rest", "reps", "four", "up", "down", "hold", "stopped", "set"):
+        assert interrupt_command(word) is None, word
+    assert first_interrupting("stop again stop again".split()) == "stop"  # a decoder repeating itself
+    assert first_interrupting("you know".split()) == ""
+
+
+def test_with_echo_cancellation_the_first_stable_command_of_a_partial_is_taken() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, _turns, clock = make({})
+    listener.echo_cancelled = True
+    listener.warmup = warmup
+    voice.set_speaking(True)
+    recognizer.partials = {n: "you ski ski ski" for n in range(2, 7)}
+    feed(listener, clock, 7)
+    assert warmup.commands == [Command.SKIP]
+
+
+def test_with_echo_cancellation_the_echo_of_its_own_okay_stopped_never_stops_the_next_warmup() -> None:
+    warmup = FakeWarmup()
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    listener.warmup = warmup
+    listener._saying = "Okay, stopped."  # its last reply; the warm-up now says something else
+    voice.saying = "Set one of four, squats."
+    voice.set_speaking(True)
+    recognizer.script = {2: Transcript("stop", confidence=0.9)}
+    feed(listener, clock, 3)
+    assert warmup.commands == [] and turns == []

@@ -120,3 +120,24 @@ def test_answer_with_moonshine_gives_the_right_topic(audio_fixture: Callable[[st
     assert run.returncode == 0, run.stderr
     reply = json.loads(run.stdout)
     assert reply["intent"] == "knee_pain_treadmill" and reply["engine"] == "moonshine", reply
+
+
+@needs_model
+def test_the_interrupt_search_hears_stop_in_a_partial_before_the_utterance_ends(
+    moonshine: Recognizer, audio_fixture: Callable[[str], Path]
+) -> None:
+    moonshine.interrupt_only(True)
+    try:
+        first_partial, final_at, finals = None, None, []
+        for n, chunk in enumerate(wav_to_chunks(audio_fixture("coach stop"), trailing_silence=1.0)):
+            final = moonshine.accept(chunk)
+            if final is not None:
+                finals.append(final.text)
+                final_at = final_at if final_at is not None else n
+            elif first_partial is None and "stop" in moonshine.partial().split():
+                first_partial = n
+        assert first_partial is not None and final_at is not None and first_partial < final_at, (first_partial, finals)
+        assert "stop" in " ".join(finals).split(), finals
+    finally:
+        moonshine.interrupt_only(False)
+    assert moonshine.partial() == ""  # the open search waits for the whole utterance

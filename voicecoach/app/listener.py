@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
@@ -37,6 +39,8 @@ INTERRUPT = {
 """With echo cancellation: the words the recogniser's interrupt search listens for while the coach speaks."""
 OVER_ANSWERS = (Command.STOP, Command.SLOWER, Command.FASTER, Command.LOUDER, Command.QUIETER)
 """Interrupting commands that mean something over an answer (the rest only steer the warm-up)."""
+CLOSE_SPELLING = 80
+"""rapidfuzz ratio (0-100) from which a word is a spelling of an interrupting command ("slover" -> slower)."""
 STABLE_CHUNKS = 3
 """A command in a partial result is taken once it has been its last word for this many chunks (90 ms):
 earlier partials were often a prefix of another word (measured in benchmarks/bench_bargein.py)."""
@@ -229,15 +233,15 @@ class Listener:
             words = final.text.split()
             self._partial_tail = ("", 0)
         else:  # a partial result only when the lifter may be speaking: Moonshine decodes to make one
-            partial = self.recognizer.partial().split() if near else []
-            tail = partial[-1] if partial else ""
+            candidate = first_interrupting(self.recognizer.partial().split()) if near else ""
             last, seen = self._partial_tail
-            self._partial_tail = (tail, seen + 1 if tail == last else 1)
-            words = [tail] if self._partial_tail[1] >= STABLE_CHUNKS else []
-        spoken = _words(self.voice.saying or _last_words(self._saying))
+            self._partial_tail = (candidate, seen + 1 if candidate == last else 1)
+            words = [candidate] if candidate and self._partial_tail[1] >= STABLE_CHUNKS else []
+        # What it says now, and the end of its last reply (its "Okay, stopped." echoes into the next warm-up).
+        spoken = _words(self.voice.saying) | _words(_last_words(self._saying))
         for word in words:
-            command = INTERRUPT.get(word)
-            if command is None or word in spoken or not near:
+            command = interrupt_command(word)
+            if command is None or is_coach_word(word, spoken) or not near:
                 continue
             if self.warmup is None and command not in OVER_ANSWERS:
                 continue
@@ -352,10 +356,35 @@ class Listener:
         self.voice.say(text, wait=False)
 
 
+def interrupt_command(word: str) -> Command | None:
+    """The command a word from the interrupt search means: one of INTERRUPT, or a clipped or slurred spelling of
+    exactly one of them. Moonshine's partial results cut words short ("rep", "ski", "repet") or misspell them
+    ("slover"): 8 of 13 commands missed over the warm-up's counts were such (benchmarks/bench_bargein.py)."""
+    command = INTERRUPT.get(word)
+    if command is not None or len(word) < 3:
+        return command
+    starts = {c for w, c in INTERRUPT.items() if w.startswith(word)}
+    if len(starts) == 1:
+        return starts.pop()
+    close = process.extractOne(word, INTERRUPT.keys(), scorer=fuzz.ratio, score_cutoff=CLOSE_SPELLING)
+    return INTERRUPT[close[0]] if close is not None else None
+
+
+def first_interrupting(words: list[str]) -> str:
+    """The first word of a partial result that means an interrupting command ("" if none). The first, not the
+    last: a neural decoder repeats itself ("stop again stop again") after the word the lifter said."""
+    return next((w for w in words if interrupt_command(w) is not None), "")
+
+
 def _last_words(said: str) -> str:
     """The end of what the coach last said: all its echo can still hold once the voice has gone silent."""
     seconds = len(said.split()) * 60 / SPEAKING_RATE
     return words_around(said, seconds, seconds)
+
+
+def is_coach_word(word: str, spoken: set[str]) -> bool:
+    """`word` is one the coach is saying, or the start of one: its "stopped" decodes as "stop" (room, Moonshine)."""
+    return word in spoken or any(s.startswith(word) for s in spoken if len(word) >= 3)
 
 
 def _words(said: str) -> set[str]:
