@@ -223,6 +223,7 @@ def listen(
     chunk = 480
     last, seen = "", 0
     gate, convergence = NearEndGate(), Convergence()
+    over = {command.value for command in OVER_ANSWERS}
     for at in range(0, len(cleaned) - chunk + 1, chunk):
         final = recognizer.accept(AudioChunk(cleaned[at : at + chunk].tobytes(), RATE, at / RATE))
         if mic is None:
@@ -246,7 +247,7 @@ def listen(
             words = [candidate] if candidate and not is_coach_word(candidate, spoken) and seen >= STABLE_CHUNKS else []
         commands = [str(command) for w in words if (command := interrupt_command(w)) is not None]
         if over_answers:  # the listener's rule: only these mean something over an answer
-            commands = [c for c in commands if c in {o.value for o in OVER_ANSWERS}]
+            commands = [c for c in commands if c in over]
         if commands and near:
             found.append(Detection(at + chunk, commands[0]))
             recognizer.reset()

@@ -138,7 +138,7 @@ class Listener:
         self.echo_cancelled = False
         """The session cleans the microphone of the coach's voice (audio.echo): barge-in on the cleaned signal."""
         self._interrupting = False
-        self._partial_tail = ("", 0)
+        self._partial_command = ("", 0)
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
 
@@ -222,7 +222,7 @@ class Listener:
     def _interrupt_search(self, enabled: bool) -> None:
         self.recognizer.interrupt_only(enabled)  # resets; back to the search it had (warm-up commands or domain)
         self._interrupting = enabled
-        self._partial_tail = ("", 0)
+        self._partial_command = ("", 0)
 
     def _interrupt(self, chunk: AudioChunk, near: bool) -> None:
         """The coach speaks and its voice is cancelled: only the interrupting commands, never its own words."""
@@ -231,12 +231,12 @@ class Listener:
         final = self.recognizer.accept(chunk)
         if final is not None:
             words = final.text.split()
-            self._partial_tail = ("", 0)
+            self._partial_command = ("", 0)
         else:  # a partial result only when the lifter may be speaking: Moonshine decodes to make one
             candidate = first_interrupting(self.recognizer.partial().split()) if near else ""
-            last, seen = self._partial_tail
-            self._partial_tail = (candidate, seen + 1 if candidate == last else 1)
-            words = [candidate] if candidate and self._partial_tail[1] >= STABLE_CHUNKS else []
+            last, seen = self._partial_command
+            self._partial_command = (candidate, seen + 1 if candidate == last else 1)
+            words = [candidate] if candidate and self._partial_command[1] >= STABLE_CHUNKS else []
         # What it says now, and the end of its last reply (its "Okay, stopped." echoes into the next warm-up).
         spoken = _words(self.voice.saying) | _words(_last_words(self._saying))
         for word in words:

@@ -3,8 +3,9 @@
 A neural acoustic model degrades far more gently in gym noise than PocketSphinx's GMMs (measured with
 benchmarks/bench_ear.py); it is open-vocabulary, so off-topic speech decodes as itself and the matcher
 rejects it, and it is nudged towards the knowledge base's words by `ContextBias`. It gives no word
-confidences (the dialogue then relies on the matcher's own gates) and no partial results: in the interrupt
-search (barge-in) it waits for a short silence instead and is nudged towards the interrupting commands.
+confidences (the dialogue then relies on the matcher's own gates) and, in the open search, no partial results.
+In the interrupt search (barge-in) a partial result decodes the utterance's last 1.5 s, a short silence ends the
+utterance, and the decoder is nudged towards the interrupting commands.
 """
 
 from __future__ import annotations
