@@ -323,12 +323,20 @@ def test_knee_advice_only_on_words_the_recogniser_is_sure_of() -> None:
     assert [t.reply.intent for t in turns] == ["clarify"] and voice.said[0].startswith("Did you mean")
 
 
-def test_with_echo_cancellation_the_warmup_is_steered_while_the_coach_counts() -> None:
+def warmup_over_cancelled_echo() -> tuple[
+    Listener, ScriptedRecognizer, RecordingVoice, list[Turn], FakeClock, FakeWarmup
+]:
+    """A listener with echo cancellation while the coach counts a warm-up (speaking)."""
     warmup = FakeWarmup()
     listener, recognizer, voice, turns, clock = make({})
     listener.echo_cancelled = True
     listener.warmup = warmup
     voice.set_speaking(True)
+    return listener, recognizer, voice, turns, clock, warmup
+
+
+def test_with_echo_cancellation_the_warmup_is_steered_while_the_coach_counts() -> None:
+    listener, recognizer, _voice, turns, clock, warmup = warmup_over_cancelled_echo()
     # A stable partial (three chunks) or a final result: pause, skip and slower, all while the coach speaks.
     recognizer.partials = {3: "pause", 4: "pause", 5: "pause"}
     recognizer.script = {9: Transcript("skip", confidence=0.9), 12: Transcript("slower", confidence=0.9)}
@@ -338,22 +346,14 @@ def test_with_echo_cancellation_the_warmup_is_steered_while_the_coach_counts() -
 
 
 def test_with_echo_cancellation_a_flickering_partial_is_not_a_command() -> None:
-    warmup = FakeWarmup()
-    listener, recognizer, voice, _turns, clock = make({})
-    listener.echo_cancelled = True
-    listener.warmup = warmup
-    voice.set_speaking(True)
+    listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
     recognizer.partials = {3: "pause", 4: "to", 5: "pause", 6: "faster"}  # never stable for three chunks
     feed(listener, clock, 8)
     assert warmup.commands == []
 
 
 def test_with_echo_cancellation_the_echo_alone_never_interrupts() -> None:
-    warmup = FakeWarmup()
-    listener, recognizer, voice, turns, clock = make({})
-    listener.echo_cancelled = True
-    listener.warmup = warmup
-    voice.set_speaking(True)
+    listener, recognizer, _voice, turns, clock, warmup = warmup_over_cancelled_echo()
     recognizer.script = {3: Transcript("stop", confidence=0.9)}
     for _ in range(5):  # the near-end gate is shut: only the coach's own (cancelled) voice was heard
         clock.now += 0.03
@@ -428,24 +428,16 @@ def test_clipped_and_slurred_spellings_of_an_interrupting_command_count_but_ever
 
 
 def test_with_echo_cancellation_the_first_stable_command_of_a_partial_is_taken() -> None:
-    warmup = FakeWarmup()
-    listener, recognizer, voice, _turns, clock = make({})
-    listener.echo_cancelled = True
-    listener.warmup = warmup
-    voice.set_speaking(True)
+    listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
     recognizer.partials = {n: "you ski ski ski" for n in range(2, 7)}
     feed(listener, clock, 7)
     assert warmup.commands == [Command.SKIP]
 
 
 def test_with_echo_cancellation_the_echo_of_its_own_okay_stopped_never_stops_the_next_warmup() -> None:
-    warmup = FakeWarmup()
-    listener, recognizer, voice, turns, clock = make({})
-    listener.echo_cancelled = True
-    listener.warmup = warmup
+    listener, recognizer, voice, turns, clock, warmup = warmup_over_cancelled_echo()
     listener._saying = "Okay, stopped."  # its last reply; the warm-up now says something else
     voice.saying = "Set one of four, squats."
-    voice.set_speaking(True)
     recognizer.script = {2: Transcript("stop", confidence=0.9)}
     feed(listener, clock, 3)
     assert warmup.commands == [] and turns == []
