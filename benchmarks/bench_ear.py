@@ -3,7 +3,7 @@
 Usage (from the repository root; the noise tool and CLINC150 come from ../shared beside the checkout):
     .venv/bin/python benchmarks/bench_ear.py [--engines pocketsphinx,moonshine,vosk,whisper]
         [--conditions quiet,20,10] [--paths answer,listen] [--limit N] [--ood 40] [--jobs 2]
-        [--workdir DIR] [--bias 2.0] [--json] [--verbose]
+        [--workdir DIR] [--bias 2.0] [--beam 4] [--json] [--verbose]
 
 The set: every line of tests/data/heldout.tsv (phrasings written apart from intents/, never in the knowledge
 base): knee questions, commands and follow-ups, spoken by every voice of benchmarks/speech/voices.py
@@ -103,7 +103,7 @@ def mixed(gym: object, clean: Path, noise: Path, snr: float, offset: float) -> P
 _ENGINES: dict[str, object] = {}
 
 
-def _engine(name: str, bias: float) -> object:
+def _engine(name: str, tuning: tuple[float, int]) -> object:
     if name not in _ENGINES:
         from speech.jobs import _kb
 
@@ -117,7 +117,7 @@ def _engine(name: str, bias: float) -> object:
         elif name == "moonshine":
             from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
 
-            _ENGINES[name] = MoonshineRecognizer(domain, bias=bias)
+            _ENGINES[name] = MoonshineRecognizer(domain, bias=tuning[0], beam=tuning[1])
         else:
             from voicecoach.recognizer import open_recognizer
 
@@ -132,11 +132,11 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def decode(task: tuple[str, str, str, str, str, str | None, str, float, bool]) -> Outcome:
-    engine, condition, path, voice, text, expected, wav, bias, clear = task
+def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int], bool]) -> Outcome:
+    engine, condition, path, voice, text, expected, wav, tuning, clear = task
     from speech import jobs
 
-    recognizer = _engine(engine, bias)
+    recognizer = _engine(engine, tuning)
     jobs._RECOGNIZERS[engine] = recognizer  # run_job's listen loop uses this very recogniser
     if path == "listen":
         tail = "silence" if condition == "quiet" else "noise"
@@ -162,22 +162,22 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, float, bool]) -
         computes.append(time.perf_counter() - started)
         transcripts.append(final)
     heard, sure = heard_and_sure(transcripts)
-    reply = Dialogue(jobs._kb(), confirm_unnamed=True).turn(heard, sure=sure)
+    reply = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary).turn(heard, sure=sure)  # type: ignore[attr-defined]
     return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, heard, True,
                    max(computes) if computes else None)  # fmt: skip
 
 
-def _peak_of(task: tuple[str, float, list[str]]) -> float:
-    engine, bias, wavs = task
+def _peak_of(task: tuple[str, tuple[float, int], list[str]]) -> float:
+    engine, tuning, wavs = task
     for wav in wavs:
-        decode((engine, "quiet", "answer", "", "", None, wav, bias, True))
+        decode((engine, "quiet", "answer", "", "", None, wav, tuning, True))
     return _peak_mb()
 
 
-def engine_peak(context: object, engine: str, bias: float, wavs: list[str]) -> float:
+def engine_peak(context: object, engine: str, tuning: tuple[float, int], wavs: list[str]) -> float:
     """Peak memory (VmHWM) of a fresh process that loads one engine and decodes a few files with it."""
     with context.Pool(1) as pool:  # type: ignore[attr-defined]
-        return float(pool.map(_peak_of, [(engine, bias, wavs)])[0])
+        return float(pool.map(_peak_of, [(engine, tuning, wavs)])[0])
 
 
 # -- the table -------------------------------------------------------------------------------------------
@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--workdir", help="keep the rendered WAVs here (default: a temporary folder)")
     parser.add_argument("--bias", type=float, default=None, help="moonshine's domain bias (default: the engine's)")
+    parser.add_argument("--beam", type=int, default=None, help="moonshine's beam width (default: the engine's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--clear-questions", action=argparse.BooleanOptionalAction, default=True,
@@ -256,10 +257,10 @@ def main() -> None:
             sys.exit(f"bench_ear: needs {part.relative_to(REPO.parent)} beside the checkout")
     if missing := missing_voices():
         print(f"bench_ear: voices left out (not installed): {'; '.join(missing)}", flush=True)
-    from voicecoach.recognizer.moonshine_engine import BIAS
+    from voicecoach.recognizer.moonshine_engine import BEAM, BIAS
     from voicecoach.text import knowledge
 
-    bias = BIAS if args.bias is None else args.bias
+    tuning = (BIAS if args.bias is None else args.bias, BEAM if args.beam is None else args.beam)
     topics = {t.id for t in knowledge.load().topics}
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
@@ -294,13 +295,13 @@ def main() -> None:
                         if engine == "whisper" and path == "listen":
                             continue
                         clear = args.clear_questions
-                        tasks.append((engine, condition, path, voice, question, expected, str(wav), bias, clear))
+                        tasks.append((engine, condition, path, voice, question, expected, str(wav), tuning, clear))
         tasks.sort(key=lambda t: t[0])  # one engine per worker at a time: fewer models loaded at once
         print(f"{len(tasks)} decodes on {args.jobs} workers ...", flush=True)
         context = multiprocessing.get_context("spawn")
         with context.Pool(args.jobs, maxtasksperchild=None) as pool:
             outcomes = pool.map(decode, tasks, chunksize=8)
-        peaks = {e: engine_peak(context, e, bias, [t[6] for t in tasks if t[0] == e][:6]) for e in engines}
+        peaks = {e: engine_peak(context, e, tuning, [t[6] for t in tasks if t[0] == e][:6]) for e in engines}
     result = table(outcomes, topics, peaks)
     print(f"\n== bench_ear: {len(outcomes)} decodes, voices: {', '.join(voices())} ==")
     print_table(result)

@@ -75,7 +75,7 @@ def main() -> None:
                 audio = np.concatenate([method(samples, clip.rate), np.zeros(16_000, "<i2")])
                 recognizer.reset()
                 heard, sure = heard_and_sure(transcribe_chunks(recognizer, samples_to_chunks(audio)))
-                reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
+                reply = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary).turn(heard, sure=sure)
                 right = reply.intent == expected
                 confirmed = reply.intent == "clarify" and reply.topic == expected
                 wrong = not right and reply.intent != "clarify" and reply.topic not in (None, expected)

@@ -53,14 +53,21 @@ def spoken(audio_fixture: Callable[[str], Path]) -> dict[tuple[str, int], Path]:
     return {(text, i): audio_fixture(f"{folder}/{text}") for i, folder in enumerate(VOICES) for text in texts}
 
 
-def test_answer_spoken_questions_with_the_default_engine(spoken: dict[tuple[str, int], Path]) -> None:
+@pytest.mark.parametrize("engine", ["auto", "moonshine"])
+def test_answer_spoken_questions(engine: str, spoken: dict[tuple[str, int], Path]) -> None:
+    """The default engine, and Moonshine where its model is installed."""
     kb = knowledge.load()
-    recognizer = open_recognizer(build_domain(kb))
+    if engine == "moonshine":
+        from voicecoach.recognizer.moonshine_model import bundled_model_dir
+
+        if bundled_model_dir() is None:
+            pytest.skip("no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime")
+    recognizer = open_recognizer(build_domain(kb), engine=engine)
     right, total, knee_advice_off_topic = 0, 0, []
     for (text, _voice), path in spoken.items():
         recognizer.reset()
         heard = " ".join(t.text for t in transcribe_chunks(recognizer, wav_to_chunks(path, trailing_silence=1.0)))
-        reply = Dialogue(kb, confirm_unnamed=True).turn(heard)  # as `voicecoach answer` and `listen`
+        reply = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary).turn(heard)  # as `answer`, `listen`
         expected = dict(QUESTIONS).get(text)
         if expected is None:
             if reply.topic is not None and reply.intent != "clarify":  # a "did you mean ...?" is not advice
@@ -79,8 +86,9 @@ def test_answer_spoken_questions_with_the_default_engine(spoken: dict[tuple[str,
     assert right / total >= ACCURACY_FLOOR[recognizer.name]
 
 
-ACCURACY_FLOOR = {"pocketsphinx": 0.7, "vosk": 0.7}
-"""Measured on these voices (deterministic engines); a floor a little under the measurement."""
+ACCURACY_FLOOR = {"pocketsphinx": 0.7, "vosk": 0.7, "moonshine": 0.8}
+"""Measured on these voices (deterministic engines); a floor a little under the measurement (moonshine: 15 of 18,
+was 10 of 18 before the beam search and the tokenizer's own spelling of the bias words)."""
 
 
 def test_answer_cli_speaks_the_reply_into_a_wav(spoken: dict[tuple[str, int], Path], tmp_path: Path) -> None:

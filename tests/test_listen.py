@@ -31,6 +31,7 @@ class ScriptedRecognizer:
     name: str = "scripted"
     description: str = "scripted"
     missing_words: frozenset[str] = frozenset()
+    open_vocabulary = False
     fed: int = 0
     resets: int = 0
     commands: bool = False

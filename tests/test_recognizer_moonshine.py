@@ -16,12 +16,18 @@ from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
 from voicecoach.recognizer.moonshine_engine import normalise
-from voicecoach.recognizer.moonshine_model import ContextBias, bundled_model_dir, read_tokens
+from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENS = [b"<unk>", b"<s>", b"</s>", "\u2581my".encode(), "\u2581kn".encode(), b"ee", b"s", "\u2581niece".encode()]
+W = "\u2581"  # SentencePiece's word start
+# specials, byte fallback for bytes 0-3 only, then pieces in merge order (as Llama's table, much shortened)
+PIECES = [W, "k", "n", "e", "s", "i", "c", "m", "y", "p", "a", "u", "P", W + "k", W + "kn", "ee", W + "n",
+          W + "m", W + "my", "ec", "iec", W + "niec", W + "niece", W + "P", "au", "aus", "ause", W + "Pa", "se",
+          "use"]  # fmt: skip
+TOKENS = [b"<unk>", b"<s>", b"</s>", *(bytes([b]) for b in range(4)), *(p.encode() for p in PIECES)]
+ID = {p: number for number, p in enumerate(PIECES, 7)}
 
 
 def token_table(tokens: list[bytes]) -> bytes:
@@ -45,14 +51,24 @@ def test_a_truncated_or_foreign_token_table_is_a_model_error(tmp_path: Path) -> 
         read_tokens(tmp_path / "tokenizer.bin")
 
 
+def test_words_are_spelled_in_the_tables_merge_order_not_by_longest_match() -> None:
+    tokenizer = Tokenizer(TOKENS)
+    # "▁Pa" + "use" is the longest match; the merges reach "ause" (rank 33) before "▁Pa" (34)
+    assert tokenizer.encode(W + "Pause") == [ID[W + "P"], ID["ause"]]
+    assert tokenizer.encode(W + "knees") == [ID[W + "kn"], ID["ee"], ID["s"]]
+    assert tokenizer.encode(W + "my") == [ID[W + "my"]]
+    assert tokenizer.encode("\x01\x02") == [4, 5]  # no piece spells them: byte fallback
+    assert tokenizer.encode(W + "q") is None  # neither a piece nor a fallback byte in this table
+
+
 def test_the_bias_follows_a_domain_word_from_its_first_token_to_its_last() -> None:
-    bias = ContextBias.build(["knees", "knee"], TOKENS, bonus=2.0)
+    bias = ContextBias.build(["knees", "knee"], Tokenizer(TOKENS), bonus=2.0)
     start = bias.boosts(None)
-    assert set(start) == {4}  # "▁kn" starts both words; "▁niece" and "▁my" get nothing
-    after_kn = bias.boosts(start[4])
-    assert set(after_kn) == {5}  # only "ee" continues
-    after_ee = bias.boosts(after_kn[5])
-    assert 6 in after_ee and 4 in after_ee  # "knee" is complete: "s" continues it, or a new word starts
+    assert set(start) == {ID[W + "kn"]}  # "▁kn" starts both words; "▁niece" and "▁my" get nothing
+    after_kn = bias.boosts(start[ID[W + "kn"]])
+    assert set(after_kn) == {ID["ee"]}  # only "ee" continues
+    after_ee = bias.boosts(after_kn[ID["ee"]])
+    assert ID["s"] in after_ee and ID[W + "kn"] in after_ee  # "knee" is complete: "s" continues it, or a new word
 
 
 def test_moonshine_text_is_spelled_as_the_domain_spells_it() -> None:
@@ -85,22 +101,45 @@ def test_moonshine_hears_a_spoken_knee_question(moonshine: Recognizer, audio_fix
     wav = audio_fixture("why does my knee hurt on the leg press")
     heard = transcribe_chunks(moonshine, wav_to_chunks(wav, trailing_silence=1.0))
     text = " ".join(t.text for t in heard)
-    assert "knee" in text.split() and "press" in text, text
+    assert "knee" in text.split(), text  # how many questions it gets right: test_end_to_end's accuracy floor
     assert all(t.engine == "moonshine" for t in heard)
 
 
 @needs_model
-def test_the_domain_bias_is_what_hears_the_knee(audio_fixture: Callable[[str], Path]) -> None:
+def test_the_domain_bias_and_the_beam_together_hear_the_knee(audio_fixture: Callable[[str], Path]) -> None:
+    """Neither alone: greedy decoding commits to "my name's" at the first token, and unbiased the model hears
+    "my lean third". The beam keeps "my knees" alive until the bias's later tokens pay for it."""
     from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
 
     domain = build_domain(knowledge.load())
-    wav = audio_fixture("my knees are sore after running")
+    wav = audio_fixture("hey coach my knees hurt after squats")
 
     def heard(recognizer: MoonshineRecognizer) -> str:
         return " ".join(t.text for t in transcribe_chunks(recognizer, wav_to_chunks(wav, trailing_silence=1.0)))
 
-    plain, biased = heard(MoonshineRecognizer(domain, bias=0.0)), heard(MoonshineRecognizer(domain))
-    assert "knees" not in plain.split() and "knees" in biased.split(), (plain, biased)
+    plain, greedy, both = (
+        heard(MoonshineRecognizer(domain, bias=0.0)),
+        heard(MoonshineRecognizer(domain, beam=1)),
+        heard(MoonshineRecognizer(domain)),
+    )
+    assert "knees" not in plain.split() and "knees" not in greedy.split(), (plain, greedy)
+    assert "my knees hurt after squats" in both, both
+
+
+@needs_model
+@pytest.mark.parametrize(
+    "name", ["how do I warm up my knees before squatting", "my kneecap hurts after leg day", "coach start the warm up"]
+)
+def test_the_tokenizer_spells_words_as_the_model_writes_them(name: str, audio_fixture: Callable[[str], Path]) -> None:
+    """The bias trie is only followed if it holds the model's own spelling of a word."""
+    from voicecoach.audio.chunks import read_wav
+    from voicecoach.recognizer.moonshine_model import WORD_START, MoonshineModel
+
+    model = MoonshineModel(bundled_model_dir())  # type: ignore[arg-type]
+    written = model.decode(model.encode(read_wav(audio_fixture(name)).astype(np.float32) / 32768.0))
+    words = model.text(written).split()
+    assert len(words) >= 4, words
+    assert [t for w in words for t in model.tokenizer.encode(WORD_START + w) or [-1]] == written, words
 
 
 @needs_model

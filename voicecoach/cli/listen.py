@@ -81,7 +81,7 @@ def run_answer(args: argparse.Namespace) -> int:
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
     heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
-    reply = Dialogue(kb, confirm_unnamed=True).turn(heard, sure=sure)
+    reply = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary).turn(heard, sure=sure)
     if args.out:
         from voicecoach.voice import render_to_wav
 

