@@ -109,3 +109,16 @@ def test_opening_replies_cover_what_a_turn_says_first() -> None:
     for heard in ("my knees hurt after squats", "squats hurt after leg press", "blah", "thanks", "stop"):
         say = dialogue.turn(heard).say
         assert not say or say in replies, say
+
+
+def test_something_else_named_as_hurting_gets_no_knee_advice() -> None:
+    """An open-vocabulary recogniser hears "my ankle hurts when I run" as "my uncle hurts when I run"."""
+    kb = knowledge.load()
+    topics = {t.id for t in kb.topics}
+    for heard in ("my uncle hurts when i run", "my sins hurt after running on the treadmill",
+                  "my hamstrings are sore after squats"):  # fmt: skip
+        reply = Dialogue(kb).turn(heard)
+        assert reply.intent not in topics, (heard, reply)
+    for heard, topic in (("my knees hurt after running on the treadmill", "knee_pain_treadmill"),
+                         ("what should i do to warm up before the leg press", "knee_pain_warmup")):  # fmt: skip
+        assert Dialogue(kb).turn(heard).intent == topic, heard

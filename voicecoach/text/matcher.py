@@ -257,6 +257,10 @@ class Matcher:
             return sum(w for t, w in weights.items() if own(t)) / sum(weights.values()) >= BARE_OWN_SHARE
         return sum(own(t) for t in said) / len(said) >= COMMAND_OWN_SHARE
 
+    def knows(self, token: str) -> bool:
+        """Does any phrasing of the knowledge base use this (normalised) word?"""
+        return token in self._idf
+
     def _unseen_count(self, tokens: tuple[str, ...]) -> int:
         """How many different content words of `tokens` no phrasing in the knowledge base uses."""
         return sum(t not in self._ownership and t not in FUNCTION_STEMS for t in set(tokens))
