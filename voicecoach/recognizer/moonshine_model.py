@@ -80,7 +80,6 @@ class Tokenizer:
     """
 
     def __init__(self, tokens: list[bytes]) -> None:
-        self.tokens = tokens
         self._rank: dict[bytes, int] = {}
         self._byte: dict[int, int] = {}
         for number, token in enumerate(tokens[FIRST_PIECE:], FIRST_PIECE):
@@ -189,6 +188,7 @@ class MoonshineModel:
         empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
         cache = dict.fromkeys(self._cache_names, empty)
         beams = [_Beam((), 0.0, None)]
+        bonus = bias.bonus if bias is not None else 0.0
         finished: list[_Beam] = []
         for step in range(int(mask.shape[1] / 16_000 * TOKENS_PER_SECOND) + 4):
             rows = len(beams)
@@ -205,8 +205,8 @@ class MoonshineModel:
             scores = _log_softmax(logits[:, -1])
             follows = [bias.boosts(b.state) if bias is not None else {} for b in beams]
             for row, follow in enumerate(follows):
-                if follow and bias is not None:
-                    scores[row, np.fromiter(follow, np.int64)] += bias.bonus
+                if follow:
+                    scores[row, np.fromiter(follow, np.int64)] += bonus
             candidates: list[tuple[float, int, int]] = []
             for row, beam in enumerate(beams):
                 top = np.argpartition(-scores[row], width)[:width] if width > 1 else [int(scores[row].argmax())]
