@@ -1,11 +1,12 @@
 """Barge-in live, in an echo room: a private PulseAudio where the microphone hears the coach AND the lifter.
 
     PYTHONPATH=. python benchmarks/bargein_room.py [--echo-gain 1.0] [--trials 3] [--canceller auto]
-        [--engine pocketsphinx|moonshine] [--answers 5]
+        [--engine pocketsphinx|moonshine] [--answers 5] [--echo-path loopback|direct] [--verbose] [--record DIR]
 
 Room: null sink "coach" (the player's output), null sink "gym" (the lifter, played with paplay), null sink
 "mic" fed by two module-loopbacks (coach.monitor at `--echo-gain`, gym.monitor at 1.0); the microphone is
-mic.monitor. So the echo path is real: PulseAudio's buffers and the loopbacks' latency sit between what the
+mic.monitor (`--echo-path direct`: the player writes into "mic" itself, one clock; see `build_room`). So the
+echo path is real: PulseAudio's buffers and the loopbacks' latency sit between what the
 player writes and what the microphone hears, as a speaker beside the microphone would. A session (real Player,
 Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a command while it counts;
 reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
@@ -35,14 +36,23 @@ def pactl(*args: str) -> str:
     return subprocess.run(["pactl", *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def build_room(echo_gain: float) -> None:
+def build_room(echo_gain: float, echo_path: str) -> None:
+    """`echo_path` "loopback": the coach's sink reaches the microphone through a module-loopback, which resamples
+    adaptively to hold its latency (the two sides drift by up to ~300 ppm and jitter by a few samples, like a
+    USB microphone beside the Pi's own headphone output, only worse). "direct": the coach plays straight into the
+    microphone's sink, one clock for both, as a USB speakerphone or a sound HAT with both on one codec."""
     pactl("load-module", "module-null-sink", "sink_name=coach")
     pactl("load-module", "module-null-sink", "sink_name=mic")
-    pactl("load-module", "module-loopback", "source=coach.monitor", "sink=mic", "latency_msec=20")
+    if echo_path == "loopback":
+        pactl("load-module", "module-loopback", "source=coach.monitor", "sink=mic", "latency_msec=20")
+        pactl("set-default-sink", "coach")
+        pactl("set-sink-volume", "coach", f"{round(echo_gain * 65536)}")  # the echo's level at the microphone
+    else:
+        pactl("set-default-sink", "mic")
+        if echo_gain != 1.0:
+            raise SystemExit("--echo-path direct plays the coach at its own volume: --echo-gain must be 1")
     pactl("load-module", "module-loopback", "source=gym.monitor", "sink=mic", "latency_msec=20")
-    pactl("set-default-sink", "coach")
     pactl("set-default-source", "mic.monitor")
-    pactl("set-sink-volume", "coach", f"{round(echo_gain * 65536)}")  # the echo's level at the microphone
 
 
 def main() -> int:
@@ -56,12 +66,14 @@ def main() -> int:
     parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
     parser.add_argument("--voices", default="", help="only the lifter voices whose name contains this")
     parser.add_argument("--verbose", action="store_true", help="print what was heard and ignored")
+    parser.add_argument("--record", help="save the microphone and the cleaned signal here (mic.wav, cleaned.wav)")
     parser.add_argument("--json", action="store_true", help="also one JSON line with the figures (for tests)")
+    parser.add_argument("--echo-path", choices=("loopback", "direct"), default="loopback", help="see build_room")
     args = parser.parse_args()
     from conftest import AUDIO, pulse_room_running
 
     with pulse_room_running():
-        build_room(args.echo_gain)
+        build_room(args.echo_gain, args.echo_path)
         from conftest import reinit_portaudio
 
         reinit_portaudio()
@@ -124,6 +136,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     reference = ReferenceBuffer()
     voice.player.reference = reference
     stage = EchoStage(canceller, reference)
+    if args.record:
+        _record(stage, Path(args.record))
     turns: list[tuple[float, str]] = []
     session = Session(
         kb, open_recognizer(build_domain(kb), engine=args.engine), voice, voice.synthesizer,
@@ -149,6 +163,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             return text
 
         recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
+        _trace_listener(session.listener)
     mic = Microphone(None)
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
@@ -224,6 +239,60 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     return 0
 
 
+def _record(stage: Any, folder: Path) -> None:
+    """--record: what the canceller was given and gave back (mic.wav, reference.wav: the playback lined up as
+    the canceller saw it, cleaned.wav), written at exit, so a miss can be replayed offline with another
+    canceller. --verbose prints the monotonic time of the first sample, to place the lifter's words."""
+    import atexit
+    import wave
+
+    process, streams = stage.canceller.process, {"mic": bytearray(), "reference": bytearray(), "cleaned": bytearray()}
+
+    last_offset = [0.0]
+
+    def recorded(near: Any, far: Any) -> Any:
+        cleaned = process(near, far)
+        if stage.delay.offset != last_offset[0]:
+            last_offset[0] = stage.delay.offset
+            measured = [round(1000 * m, 1) for m in stage.delay.measured]
+            print(f"    echo delay {1000 * stage.delay.offset:.1f} ms (measured {measured})", flush=True)
+        if not streams["mic"]:
+            print(f"    recording from monotonic {time.monotonic():.2f}", flush=True)
+        for name, samples in (("mic", near), ("reference", far), ("cleaned", cleaned)):
+            streams[name].extend(np.asarray(samples, "<i2").tobytes())
+        return cleaned
+
+    def write() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in streams.items():
+            with wave.open(str(folder / f"{name}.wav"), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(16_000)
+                out.writeframes(bytes(data))
+
+    stage.canceller.process = recorded
+    atexit.register(write)
+
+
+def _trace_listener(listener: Any) -> None:
+    """--verbose: when the near-end gate opens and closes, and every command the listener acts on."""
+    process, act, was = listener.process, listener._act, [True]
+
+    def traced_process(chunk: Any, near: bool = True) -> Any:
+        if near != was[0]:
+            print(f"    near-end {'open' if near else 'closed'}", flush=True)
+            was[0] = near
+        return process(chunk, near)
+
+    def traced_act(command: Any) -> bool:
+        acted = act(command)
+        print(f"    act {command.value}: {'acted' if acted else 'nothing to act on'}", flush=True)
+        return bool(acted)
+
+    listener.process, listener._act = traced_process, traced_act
+
+
 def _stop_answers(
     args: argparse.Namespace, session: Any, voice: Any, kb: Any, words: dict[str, dict[str, Path]]
 ) -> dict[str, list[float | None]]:
@@ -235,9 +304,13 @@ def _stop_answers(
             voice.prepare([texts[(number + k) % len(texts)]])
             session.listener._say(texts[(number + k) % len(texts)])  # as an answer: the listener's own say
             time.sleep(4.0)
-            if not voice.speaking:
+            if not voice.speaking:  # cut short before the lifter spoke: the coach interrupted itself
+                print(f"  the answer stopped before the lifter spoke ({voice_name}): a false interruption")
+                out.setdefault(voice_name, []).append(None)
                 continue
             ended = say(files["stop"], args.lifter_gain)
+            if args.verbose:
+                print(f"  said stop over an answer ({voice_name}), ended at monotonic {ended:.2f}", flush=True)
             silent = wait_for(lambda: not voice.speaking, 2.0)
             out.setdefault(voice_name, []).append(None if silent is None else silent - ended)
             voice.stop()
