@@ -19,7 +19,7 @@ LOCK_SAMPLES = 32
 explains. Both stream clocks jitter by a few samples (callbacks run late; `StreamClock` creeps between them), and
 re-placing every block by its time stamp slipped the reference by 0.2-0.4 ms at random: speex's ERLE in the
 PulseAudio room was 3 dB, and with 1.5 ms of stamp jitter on noise (tests/test_echo.py) speex / WebRTC cancelled
-0.0 / 3.2 dB, 24.9 / 23.7 dB read on sample for sample. A block lands right after the last one unless the stamps
+0.0 / 3.2 dB, 25.6 / 23.7 dB read on sample for sample. A block lands right after the last one unless the stamps
 disagree by more than this (2 ms); the microphone side reads on in the same way (`EchoStage`)."""
 
 
