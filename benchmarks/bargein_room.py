@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
     parser.add_argument("--voices", default="", help="only the lifter voices whose name contains this")
     parser.add_argument("--verbose", action="store_true", help="print what was heard and ignored")
-    parser.add_argument("--record", help="save the microphone and the cleaned signal here (mic.wav, cleaned.wav)")
+    parser.add_argument("--record", help="save the canceller's input and output here (mic, reference, cleaned.wav)")
     parser.add_argument("--json", action="store_true", help="also one JSON line with the figures (for tests)")
     parser.add_argument("--echo-path", choices=("loopback", "direct"), default="loopback", help="see build_room")
     args = parser.parse_args()
@@ -242,7 +242,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 def _record(stage: Any, folder: Path) -> None:
     """--record: what the canceller was given and gave back (mic.wav, reference.wav: the playback lined up as
     the canceller saw it, cleaned.wav), written at exit, so a miss can be replayed offline with another
-    canceller. --verbose prints the monotonic time of the first sample, to place the lifter's words."""
+    canceller. It also prints the monotonic time of the first sample (to place the lifter's words in the files)
+    and each new measured echo delay."""
     import atexit
     import wave
 
