@@ -1,7 +1,8 @@
 """Barge-in live, in an echo room: a private PulseAudio where the microphone hears the coach AND the lifter.
 
     PYTHONPATH=. python benchmarks/bargein_room.py [--echo-gain 1.0] [--trials 3] [--canceller auto]
-        [--engine pocketsphinx|moonshine] [--answers 5] [--echo-path loopback|direct] [--verbose] [--record DIR]
+        [--engine pocketsphinx|moonshine] [--answers 5] [--echo-path loopback|direct] [--streams duplex|separate]
+        [--noise-snr 20] [--verbose] [--record DIR]
 
 Room: null sink "coach" (the player's output), null sink "gym" (the lifter, played with paplay), null sink
 "mic" fed by two module-loopbacks (coach.monitor at `--echo-gain`, gym.monitor at 1.0); the microphone is
@@ -10,6 +11,10 @@ echo path is real: PulseAudio's buffers and the loopbacks' latency sit between w
 player writes and what the microphone hears, as a speaker beside the microphone would. A session (real Player,
 Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a command while it counts;
 reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
+The coach's microphone and speaker run as `voicecoach listen` runs them for barge-in: one full-duplex stream
+(`--streams duplex`, audio.duplex) or two (`--streams separate`); `--canceller auto` picks by that and switches
+when the measured echo delay drifts (audio.echo_reference.MOVING_PATH_SECONDS). `--noise-snr DB` loops gym noise
+(shared tools/gym_noise.py) into the lifter's sink DB under the lifter's words, from before the first word on.
 With `--answers N`, the coach also reads N long answers and the lifter says "stop" 4 s into each: reported,
 whether the answer went silent within 0.5 s of the word's end (read off the player, which stops within a block).
 """
@@ -68,6 +73,17 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print what was heard and ignored")
     parser.add_argument("--record", help="save the canceller's input and output here (mic, reference, cleaned.wav)")
     parser.add_argument("--json", action="store_true", help="also one JSON line with the figures (for tests)")
+    parser.add_argument(
+        "--streams",
+        choices=("duplex", "separate"),
+        default="duplex",
+        help="microphone and speaker in one full-duplex stream (as listen runs barge-in) or two streams",
+    )
+    parser.add_argument(
+        "--noise-snr",
+        type=float,
+        help="gym noise (shared tools/gym_noise.py) looped into the room this many dB under the lifter's words",
+    )
     parser.add_argument("--echo-path", choices=("loopback", "direct"), default="loopback", help="see build_room")
     args = parser.parse_args()
     from conftest import AUDIO, pulse_room_running
@@ -112,7 +128,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
     from voicecoach.app.listener import ListenSettings
     from voicecoach.app.session import Session
-    from voicecoach.audio.echo import load_canceller
+    from voicecoach.audio.duplex import DuplexMicrophone
+    from voicecoach.audio.echo import load_canceller, moving_path_fallback
     from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
     from voicecoach.audio.microphone import Microphone
     from voicecoach.commands import Command
@@ -127,15 +144,23 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         for name, files in lifter_words(Path(tempfile.gettempdir()) / "voicecoach-bargein").items()
         if args.voices in name
     }
-    canceller = load_canceller(args.canceller)
+    canceller = load_canceller(args.canceller, fixed_path=args.streams == "duplex")
     if canceller is None:
         print("no echo canceller loads here")
         return 1
-    voice = open_voice(None, out=None)
-    assert isinstance(voice, SpokenVoice)
     reference = ReferenceBuffer()
-    voice.player.reference = reference
-    stage = EchoStage(canceller, reference)
+    if args.streams == "duplex":  # as `voicecoach listen` runs barge-in (audio.duplex)
+        mic: Microphone = DuplexMicrophone(None, None, reference)
+        voice = open_voice(None, out=None, duplex=mic)
+    else:
+        voice = open_voice(None, out=None)
+        mic = Microphone(None)
+    assert isinstance(voice, SpokenVoice)
+    if args.streams == "separate":
+        voice.player.reference = reference
+    stage = EchoStage(
+        canceller, reference, moving_path=moving_path_fallback(canceller) if args.canceller == "auto" else None
+    )
     if args.record:
         _record(stage, Path(args.record))
     turns: list[tuple[float, str]] = []
@@ -164,7 +189,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
         recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
         _trace_listener(session.listener)
-    mic = Microphone(None)
+    noise = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else None
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
     time.sleep(3.0)  # capture starts late through PulseAudio
@@ -216,8 +241,12 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     answers = _stop_answers(args, session, voice, kb, words) if args.answers else {}
     session.stop()
     thread.join(5)
+    if noise is not None:
+        noise.close()
     print(f"echo room: coach sink volume {args.echo_gain:g}, lifter paplay volume {args.lifter_gain:g}; "
-          f"canceller {canceller.name}")  # fmt: skip
+          f"canceller {canceller.name}{'' if stage.name == canceller.name else f', then {stage.name}'}; "
+          f"{args.streams} streams, echo path {args.echo_path}; "
+          f"gym noise {'none' if args.noise_snr is None else f'{args.noise_snr:g} dB under the lifter'}")  # fmt: skip
     print("acted on within 1 s of paplay's end (pause/skip/stop said while the coach counts; resume while paused)")
     for voice_name, per_word in table.items():
         cells = []
@@ -234,9 +263,28 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         print(f"  {voice_name:18} stop over an answer {len(ok)}/{len(delays)} silent within 0.5 s, median {med}")
     if args.json:
         heard = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
-        figures = {"false": [t for _, t in false], "acted": heard, "answers": answers, "canceller": canceller.name}
+        figures = {
+            "false": [t for _, t in false], "acted": heard, "answers": answers, "canceller": stage.name,
+            "streams": args.streams, "noise_snr": args.noise_snr,
+        }  # fmt: skip
         print(json.dumps(figures))
     return 0
+
+
+def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float) -> Any:
+    """Gym noise looped into the lifter's sink, `snr` dB under the lifter's words (their speech RMS, as
+    gym_noise.py mix measures it), from before the first word to the end: bench_soak's `RoomPlayer`."""
+    import os
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_soak
+
+    levels = [bench_soak.speech_rms(bench_soak.read_wav(path)) for files in words.values() for path in files.values()]
+    level = lifter_gain * float(np.mean(levels)) / 10 ** (snr / 20)
+    out = Path(tempfile.gettempdir()) / "voicecoach-bargein" / "gym-noise-120s.wav"
+    print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), looped into the room", flush=True)
+    return bench_soak.RoomPlayer(bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ))
 
 
 def _record(stage: Any, folder: Path) -> None:

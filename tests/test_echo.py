@@ -9,7 +9,7 @@ import pytest
 
 from voicecoach.audio import echo
 from voicecoach.audio.echo import FRAME, NAMES, load_canceller, make_canceller
-from voicecoach.audio.echo_reference import ReferenceBuffer
+from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
 
 RATE = 16_000
 
@@ -180,3 +180,51 @@ def test_echo_stage_cancels_through_jittery_stamps(name: str) -> None:
     tail = slice(4 * RATE, None)
     erle = erle_db(near[tail], cleaned[tail])
     assert erle > 15, f"{name}: ERLE {erle:.1f} dB through jittery stamps"
+
+
+def drifting_room(stage: EchoStage, seconds: float, drift: float) -> None:
+    """The coach's noise through an echo path whose delay grows by `drift` seconds per second (two clocks), fed
+    chunk by chunk through `stage` (an EchoStage) with exact stamps."""
+    from voicecoach.audio.format import AudioChunk
+
+    rng = np.random.default_rng(4)
+    far = (rng.standard_normal(int(seconds * RATE)) * 3000).astype(np.int16)
+    delay = 0.005 + drift * np.arange(len(far)) / RATE
+    source = np.clip(np.arange(len(far)) - np.round(delay * RATE).astype(int), 0, None)
+    near = (0.7 * far[source]).astype(np.int16)
+    reference = stage.reference
+    chunk = 480
+    reference.write(far, 10.0)
+    for start in range(0, len(far) - chunk + 1, chunk):
+        stage.clean(AudioChunk(near[start : start + chunk].tobytes(), captured=10.0 + start / RATE))
+
+
+@pytest.mark.parametrize(("drift", "switches"), [(0.0, False), (3e-4, True)])
+def test_echo_stage_switches_canceller_once_the_echo_path_moves(drift: float, switches: bool) -> None:
+    """A linear canceller chosen for a fixed path gives way to the moving-path one when the measured delay drifts
+    (module-loopback's ~300 ppm), and only then."""
+    if not loadable("speex"):
+        pytest.skip("echo canceller speex does not load here")
+    first, second = make_canceller("speex"), make_canceller("speex")
+    second.name = "moving"
+    stage = EchoStage(first, ReferenceBuffer(keep_seconds=12.0), moving_path=second)
+    drifting_room(stage, 10.0, drift)
+    assert (stage.name == "moving") is switches, stage.delay.measured
+
+
+@pytest.mark.parametrize(
+    ("delays_ms", "switches"),
+    [
+        ([45.6, 8.4, 45.6, 60.0, 45.7], False),  # one stream, one clock: wrong peaks beside a steady delay
+        ([29.8, 29.8, 26.7, 26.7, 26.7], False),  # a one-off jump, steady after it
+        ([27.1, 27.1, 26.9, 26.6, 26.5], True),  # module-loopback's two clocks: a steady drift
+    ],
+)
+def test_wrong_delay_peaks_are_not_a_moving_echo_path(delays_ms: list[float], switches: bool) -> None:
+    """The delays the room measured (bargein_room.py): only a drift among the estimates switches the canceller."""
+    if not loadable("speex"):
+        pytest.skip("echo canceller speex does not load here")
+    stage = EchoStage(make_canceller("speex"), ReferenceBuffer(), moving_path=make_canceller("speex-residual"))
+    stage.delay.measured = [d / 1000 for d in delays_ms]
+    stage._check_path()
+    assert (stage.name == "speex-residual") is switches

@@ -239,3 +239,45 @@ def test_listen_with_moonshine_answers_a_clear_question_without_the_wake_word(
         assert turn["engine"] == "moonshine" and turn["intent"] == "knee_pain_treadmill", turn
     finally:
         assert process.stop() == 0
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
+    pulse_room: dict[str, str], audio_fixture: Callable[[str], Path], room_recorder: RoomRecorder, tmp_path: Path
+) -> None:
+    """`voicecoach listen --barge-in` as a user runs it: microphone and speaker in one stream, the coach's voice at
+    full level in the microphone (gym sink -> gym.monitor), and "stop" said over its answer ends the answer."""
+    import os
+
+    from voicecoach.audio.echo import load_canceller
+    from voicecoach.recognizer.moonshine_model import bundled_model_dir
+
+    if bundled_model_dir() is None:
+        pytest.skip("no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime")
+    if load_canceller("speex-residual") is None:
+        pytest.skip("needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)")
+    stop = tmp_path / "stop.wav"
+    render_to_wav("stop", stop)
+    process = ListenProcess({**os.environ, **pulse_room}, "--engine", "moonshine", "--barge-in")
+    try:
+        process.wait_listening()
+        started = "".join(process.stderr)
+        assert "echo cancellation speex-residual, microphone and speaker in one stream" in started, started
+        time.sleep(5.0)  # PulseAudio capture starts ~2 s after the stream opens
+        turn, attempts = None, 0
+        while turn is None and attempts < 3:
+            attempts += 1
+            play_into_room(audio_fixture("my knees are sore after running"), pulse_room)
+            turn = process.next_turn(timeout=20)
+        assert turn is not None and turn["intent"] == "knee_pain_treadmill", "".join(process.stderr)
+        time.sleep(5.5)  # the answer runs ~12 s; the canceller is trusted after 5 s of the coach's voice
+        play_into_room(stop, pulse_room)  # returns once the word has played
+        said = room_recorder.position()
+        barge_in = process.next_turn(timeout=3)
+        assert barge_in is not None and barge_in["intent"] == "stop", (barge_in, "".join(process.stderr[-20:]))
+        time.sleep(1.0)
+        after = sound_spans(room_recorder.since(said))
+        assert not [s for s in after if s[0] > 0.6], f"the answer went on after 'stop': {after}"
+    finally:
+        assert process.stop() == 0

@@ -7,6 +7,7 @@ not only the echo, was heard; `EchoStage` puts them and a canceller (see `echo`)
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -28,6 +29,16 @@ LOCK_CHUNKS = 33
 disagrees by more than LOCK_SAMPLES (the stamps of a single chunk jitter by up to 1.5 ms, measured in the room)."""
 JUMP_SECONDS = 0.02
 """A disagreement this large is a real jump (a stall, a new stream): followed at once."""
+MOVING_PATH_SECONDS = 0.00025
+"""The measured echo delays (the last four, one a second) spread wider than this: the echo path moves. Measured in
+the PulseAudio room: one stream on one clock 0.1 ms; through a module-loopback, whose adaptive resampler plays
+two clocks, 0.6 ms within five seconds, and speex then cut answers short (bargein_room.py)."""
+
+OUTLIER_SECONDS = 0.002
+"""A delay estimate this far from the median is a wrong peak, not movement: the warm-up's repeated counts correlate
+at several lags (estimates of 8 and 60 ms beside a steady 45.6 ms, measured), and a one-off jump stays one-off."""
+
+log = logging.getLogger("voicecoach.audio")
 
 
 class ReferenceBuffer:
@@ -204,8 +215,12 @@ class EchoStage:
     capture time (files, tests) pass through unchanged, with the gate open. The reference is lined up by the
     measured delay."""
 
-    def __init__(self, canceller: EchoCanceller, reference: ReferenceBuffer) -> None:
+    def __init__(
+        self, canceller: EchoCanceller, reference: ReferenceBuffer, *, moving_path: EchoCanceller | None = None
+    ) -> None:
+        """`moving_path`: the canceller to switch to, once, if the measured echo delay moves (MOVING_PATH_SECONDS)."""
         self.canceller = canceller
+        self.moving_path = moving_path
         self.reference = reference
         self.gate = NearEndGate()
         self.convergence = Convergence()
@@ -224,12 +239,31 @@ class EchoStage:
         if not usable:
             return chunk, True
         self.delay.feed(chunk.captured, near)
+        if self.moving_path is not None:
+            self._check_path()
         far = self._reference_for(chunk.captured, usable)
         cleaned = self.canceller.process(near[:usable], far)
         near_end = self.gate.update(near[:usable], cleaned)
         heard = self.convergence.update(far) and near_end
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
+
+    def _check_path(self) -> None:
+        measured = self.delay.measured[1:]  # the oldest may straddle the start of playback (measured 2 ms off)
+        if len(measured) < 4:
+            return
+        middle = float(np.median(measured))
+        steady = [m for m in measured if abs(m - middle) <= OUTLIER_SECONDS]
+        if len(steady) < 3 or max(steady) - min(steady) <= MOVING_PATH_SECONDS:
+            return
+        assert self.moving_path is not None
+        log.warning(
+            "the echo path moves (delay %.1f-%.1f ms): echo cancellation switches from %s to %s",
+            1000 * min(steady), 1000 * max(steady), self.name, self.moving_path.name,
+        )  # fmt: skip
+        self.canceller, self.moving_path = self.moving_path, None
+        self.name = self.canceller.name
+        self.convergence = Convergence()  # the new canceller has heard nothing yet
 
     def _reference_for(self, captured: float, count: int) -> np.ndarray:
         """The playback the chunk captured at `captured` heard: read on from the last chunk, sample for sample,

@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicecoach.audio.devices import DeviceSpec, find_device, portaudio
 from voicecoach.errors import AudioDeviceError
@@ -26,6 +26,9 @@ BLOCK_SECONDS = 0.02
 
 STALL_GRACE_SECONDS = 1.5
 """A clip still not played out this long after it should have ended means the stream stalled."""
+
+if TYPE_CHECKING:
+    from voicecoach.audio.duplex import DuplexMicrophone
 
 _FIX = "start the sound server or pass --output (see `voicecoach devices`)"
 
@@ -100,12 +103,22 @@ def _close_stream(stream: Any, error: type[Exception]) -> None:
 class Player:
     """Plays one clip at a time on one output device. Thread-safe. Call `close()` when done."""
 
-    def __init__(self, device: DeviceSpec = None, *, volume: float = 1.0, rate: int = 22_050) -> None:
+    def __init__(
+        self,
+        device: DeviceSpec = None,
+        *,
+        volume: float = 1.0,
+        rate: int = 22_050,
+        duplex: DuplexMicrophone | None = None,
+    ) -> None:
+        """With `duplex`, play through that microphone's own full-duplex stream (`audio.duplex`) instead of a
+        stream of its own: `device` and `rate` are then the duplex stream's."""
         self._sd = portaudio()
-        found = find_device(device, "output")
+        self._duplex = duplex
+        found = duplex.output if duplex is not None else find_device(device, "output")
         self.device, self.device_name = found.index, found.name
         self._feed = _Feed(volume)
-        self.rate = self._device_rate(rate)
+        self.rate = duplex.rate if duplex is not None else self._device_rate(rate)
         """Hertz the stream runs at: `rate` if the device takes it, else the device's own rate."""
         self._listeners: list[SpeechListener] = []
         self._lock = threading.Lock()
@@ -124,6 +137,10 @@ class Player:
 
     def _open(self) -> None:
         self._feed.rate, self._feed.clock = self.rate, None  # the callback may run before start() returns
+        if self._duplex is not None:
+            self._feed.latency = self._duplex.output_latency
+            self._duplex.playback = self._feed
+            return
         try:
             self._stream = self._sd.OutputStream(
                 device=self.device,
@@ -180,6 +197,8 @@ class Player:
     @property
     def latency(self) -> float:
         """Seconds from handing a block to PortAudio until it is heard."""
+        if self._duplex is not None:
+            return self._duplex.output_latency
         return float(self._stream.latency) if self._stream is not None else 0.0
 
     def ready(self, timeout: float = 4.0) -> bool:
@@ -213,7 +232,9 @@ class Player:
             return True
         playing = _Playing(np.frombuffer(resample_bytes(clip.audio, clip.rate, self.rate), "<i2"), clip.text)
         with self._lock:
-            if self._stream is None or not self._stream.active or self._stalled:
+            if self._duplex is not None:
+                self._stalled = False  # the microphone side reopens a duplex stream that went quiet
+            elif self._stream is None or not self._stream.active or self._stalled:
                 self._reopen()
             self.ready()
             self._last = playing
@@ -274,6 +295,8 @@ class Player:
     def close(self) -> None:
         """Stop playing and release the device."""
         self.stop()
+        if self._duplex is not None and self._duplex.playback is self._feed:
+            self._duplex.playback = None
         if self._stream is not None:
             self._finalizer()
             self._stream = None

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from voicecoach.audio.devices import DeviceSpec
 from voicecoach.commands import Command
@@ -24,6 +24,9 @@ from voicecoach.errors import AudioDeviceError, SynthesisError, VoicecoachError
 from voicecoach.voice.base import SpeechClip, SpeechListener, Synthesizer, VoiceSettings
 from voicecoach.voice.espeak import Pyttsx3Synthesizer
 from voicecoach.voice.player import Player
+
+if TYPE_CHECKING:
+    from voicecoach.audio.duplex import DuplexMicrophone
 
 log = logging.getLogger("voicecoach.voice")
 
@@ -255,8 +258,10 @@ def open_voice(
     *,
     out: Out = STDOUT,
     synthesizer: Synthesizer | None = None,
+    duplex: DuplexMicrophone | None = None,
 ) -> SpokenVoice | PrintedVoice:
-    """The coach's voice on `device`, or a `PrintedVoice` (after one logged warning) without sound.
+    """The coach's voice on `device` (or on `duplex`, the microphone's full-duplex stream), or a `PrintedVoice`
+    (after one logged warning) without sound.
 
     `out` is where replies are printed when there is no sound: sys.stdout by default (`STDOUT`),
     None to print nowhere (the CLI already shows the reply). Never raises for missing sound.
@@ -268,7 +273,7 @@ def open_voice(
             engine = Pyttsx3Synthesizer()
             engine.start()
             synthesizer = engine
-        player = Player(device, volume=settings.volume)
+        player = Player(device, volume=settings.volume, duplex=duplex)
     except (AudioDeviceError, SynthesisError) as err:
         warn_no_sound(err)
         return fallback

@@ -1,0 +1,115 @@
+"""Microphone and speaker in one full-duplex stream (audio.duplex), in the private PulseAudio room: the coach's
+playback reaches the microphone (gym sink -> gym.monitor) through the sound server's real buffers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from voicecoach.audio.echo_reference import ReferenceBuffer
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
+from voicecoach.errors import AudioDeviceError
+
+pytestmark = pytest.mark.audio
+
+
+def coach_noise(seconds: float, rate: int = 22_050) -> bytes:
+    """Speech-like noise: white noise under a 4 Hz syllable envelope (a canceller must model the whole band)."""
+    rng = np.random.default_rng(0)
+    count = int(seconds * rate)
+    envelope = (0.5 + 0.5 * np.sin(2 * np.pi * 4 * np.arange(count) / rate)) ** 2
+    return (rng.standard_normal(count) * 4000 * envelope).astype("<i2").tobytes()
+
+
+def play_and_listen(seconds: float) -> tuple[list[AudioChunk], ReferenceBuffer]:
+    """Play `seconds` of coach noise through a Player on a DuplexMicrophone; return every chunk heard and the
+    reference buffer the stream stamped."""
+    from voicecoach.audio.duplex import DuplexMicrophone
+    from voicecoach.voice.base import SpeechClip
+    from voicecoach.voice.player import Player
+
+    reference = ReferenceBuffer(keep_seconds=seconds + 10)
+    microphone = DuplexMicrophone(None, None, reference)
+    player = Player(duplex=microphone)
+    chunks: list[AudioChunk] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        for chunk in microphone:
+            chunks.append(chunk)
+            if done.is_set():
+                return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    try:
+        assert player.ready(), "the duplex stream never played in real time"
+        time.sleep(2.0)  # PulseAudio capture starts late
+        assert player.play(SpeechClip("noise", coach_noise(seconds), 22_050)), "the clip did not play to the end"
+        time.sleep(0.5)
+    finally:
+        done.set()
+        player.close()
+        microphone.close()
+        reader.join(5)
+    return chunks, reference
+
+
+def lags(near: np.ndarray, wide: np.ndarray, span: int) -> list[int]:
+    """Per second of `near`: how many samples later in `wide` (read from `span` samples early) its echo lies."""
+    out = []
+    for start in range(0, len(near) - SAMPLE_RATE, SAMPLE_RATE):
+        mic = near[start : start + SAMPLE_RATE].astype(np.float64)
+        ref = wide[start : start + SAMPLE_RATE + 2 * span].astype(np.float64)
+        if np.sqrt(np.mean(ref**2)) < 300:
+            continue  # the coach is silent here
+        size = 1 << (len(mic) + len(ref)).bit_length()
+        spectrum = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
+        corr = np.fft.irfft(spectrum / (np.abs(spectrum) + 1e-9), size)[: 2 * span]
+        out.append(int(np.argmax(corr)) - span)
+    return out
+
+
+def test_one_stream_holds_the_echo_path_still_and_speex_cancels_the_coach(pulse_room: dict[str, str]) -> None:
+    """The playback the microphone hears lies the same number of samples back, second after second (two streams
+    stamped by the clock moved by 0.2-0.4 ms at random); speex then removes the coach's voice."""
+    from voicecoach.audio.echo import SpeexCanceller
+    from voicecoach.audio.echo_reference import EchoStage
+
+    try:
+        canceller = SpeexCanceller()
+    except OSError:
+        pytest.skip("needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)")
+    chunks, reference = play_and_listen(8.0)
+    live = [chunk for chunk in chunks if chunk.captured is not None]
+    assert len(live) * 0.03 > 8.0, f"only {len(live)} chunks heard"
+    near = np.concatenate([np.frombuffer(chunk.audio, "<i2") for chunk in live])
+    first = reference.index(live[0].captured or 0.0)
+    assert first is not None
+    span = 4000
+    measured = lags(near, reference.read_at(first - span, len(near) + 2 * span), span)
+    assert len(measured) >= 6, f"the microphone hardly heard the coach: lags {measured}"
+    assert max(measured) - min(measured) <= 2, f"the echo path moved: lags {measured} samples"
+
+    stage = EchoStage(canceller, reference)
+    cleaned = np.concatenate([np.frombuffer(stage.clean(chunk)[0].audio, "<i2") for chunk in live])
+    far = reference.read_at(first, len(near))
+    speaking = [
+        s for s in range(len(near) // 2, len(near) - 1600, 1600) if np.sqrt(np.mean(far[s : s + 1600] ** 2.0)) > 300
+    ]
+    erle = [
+        10 * np.log10(np.mean(near[s : s + 1600] ** 2.0) / (np.mean(cleaned[s : s + 1600] ** 2.0) + 1.0))
+        for s in speaking
+    ]
+    assert float(np.median(erle)) > 20, f"speex took off only {np.median(erle):.1f} dB (median per 100 ms)"
+
+
+def test_a_missing_output_device_is_one_clear_error(pulse_room: dict[str, str]) -> None:
+    from voicecoach.audio.duplex import DuplexMicrophone
+
+    with pytest.raises(AudioDeviceError) as error:
+        DuplexMicrophone(None, "no such speaker", ReferenceBuffer())
+    assert "\n" not in str(error.value) and "no such speaker" in str(error.value)
