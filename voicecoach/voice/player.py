@@ -230,10 +230,13 @@ class Player:
         self.stop()
         if not clip.audio:
             return True
+        if self._duplex is not None:
+            self.rate = self._feed.rate = self._duplex.rate  # a reopened duplex stream may run at another rate
         playing = _Playing(np.frombuffer(resample_bytes(clip.audio, clip.rate, self.rate), "<i2"), clip.text)
         with self._lock:
             if self._duplex is not None:
                 self._stalled = False  # the microphone side reopens a duplex stream that went quiet
+                self._feed.latency = self._duplex.output_latency  # the reopened stream's, after a replug
             elif self._stream is None or not self._stream.active or self._stalled:
                 self._reopen()
             self.ready()
