@@ -221,6 +221,8 @@ class EchoStage:
         """`moving_path`: the canceller to switch to, once, if the measured echo delay moves (MOVING_PATH_SECONDS)."""
         self.canceller = canceller
         self.moving_path = moving_path
+        self._checked: list[float] | None = None
+        """The delay estimates `_check_path` last looked at."""
         self.reference = reference
         self.gate = NearEndGate()
         self.convergence = Convergence()
@@ -239,7 +241,8 @@ class EchoStage:
         if not usable:
             return chunk, True
         self.delay.feed(chunk.captured, near)
-        if self.moving_path is not None:
+        if self.moving_path is not None and self.delay.measured is not self._checked:
+            self._checked = self.delay.measured  # a new estimate comes once a second, not with every chunk
             self._check_path()
         far = self._reference_for(chunk.captured, usable)
         cleaned = self.canceller.process(near[:usable], far)
