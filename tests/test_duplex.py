@@ -77,7 +77,7 @@ def test_one_stream_holds_the_echo_path_still_and_speex_cancels_the_coach(pulse_
     """The playback the microphone hears lies the same number of samples back, second after second (two streams
     stamped by the clock moved by 0.2-0.4 ms at random in the echo room); speex then removes the coach's voice."""
     from voicecoach.audio.echo import SpeexCanceller
-    from voicecoach.audio.echo_reference import EchoStage
+    from voicecoach.audio.echo_reference import CONVERGE_SECONDS, EchoStage
 
     try:
         canceller = SpeexCanceller()
@@ -101,9 +101,9 @@ def test_one_stream_holds_the_echo_path_still_and_speex_cancels_the_coach(pulse_
     stage = EchoStage(canceller, reference)
     cleaned = np.concatenate([np.frombuffer(stage.clean(chunk)[0].audio, "<i2") for chunk in live])
     far = reference.read_at(first, len(near))
-    speaking = [
-        s for s in range(len(near) // 2, len(near) - 1600, 1600) if np.sqrt(np.mean(far[s : s + 1600] ** 2.0)) > 300
-    ]
+    # Judged as the session does: once the canceller has heard CONVERGE_SECONDS of the coach (audio.echo_reference).
+    trusted = int(np.argmax(np.abs(far) > 300)) + int(CONVERGE_SECONDS * SAMPLE_RATE)
+    speaking = [s for s in range(trusted, len(near) - 1600, 1600) if np.sqrt(np.mean(far[s : s + 1600] ** 2.0)) > 300]
     erle = [
         10 * np.log10(np.mean(near[s : s + 1600] ** 2.0) / (np.mean(cleaned[s : s + 1600] ** 2.0) + 1.0))
         for s in speaking
