@@ -126,12 +126,9 @@ def wait_for(check: Any, timeout: float) -> float | None:
 def run(args: argparse.Namespace, audio: Path) -> int:
     import tempfile
 
+    from voicecoach.app.ear import barge_in_ear
     from voicecoach.app.listener import ListenSettings
     from voicecoach.app.session import Session
-    from voicecoach.audio.duplex import DuplexMicrophone
-    from voicecoach.audio.echo import load_canceller, moving_path_fallback
-    from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
-    from voicecoach.audio.microphone import Microphone
     from voicecoach.commands import Command
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text import knowledge
@@ -144,23 +141,16 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         for name, files in lifter_words(Path(tempfile.gettempdir()) / "voicecoach-bargein").items()
         if args.voices in name
     }
-    canceller = load_canceller(args.canceller, fixed_path=args.streams == "duplex")
+    ear = barge_in_ear(None, None, lambda line: print(line), streams=args.streams, canceller=args.canceller)
+    canceller = ear.canceller
     if canceller is None:
         print("no echo canceller loads here")
         return 1
-    reference = ReferenceBuffer()
-    if args.streams == "duplex":  # as `voicecoach listen` runs barge-in (audio.duplex)
-        mic: Microphone = DuplexMicrophone(None, None, reference)
-        voice = open_voice(None, out=None, duplex=mic)
-    else:
-        voice = open_voice(None, out=None)
-        mic = Microphone(None)
+    voice = open_voice(None, out=None, duplex=ear.duplex)
     assert isinstance(voice, SpokenVoice)
-    if args.streams == "separate":
-        voice.player.reference = reference
-    stage = EchoStage(
-        canceller, reference, moving_path=moving_path_fallback(canceller) if args.canceller == "auto" else None
-    )
+    mic = ear.microphone
+    stage = ear.stage(voice)
+    assert stage is not None
     if args.record:
         _record(stage, Path(args.record))
     turns: list[tuple[float, str]] = []

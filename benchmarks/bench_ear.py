@@ -132,15 +132,16 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int], bool]) -> Outcome:
-    engine, condition, path, voice, text, expected, wav, tuning, clear = task
+def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int], bool, bool]) -> Outcome:
+    engine, condition, path, voice, text, expected, wav, tuning, clear, second = task
     from speech import jobs
 
     recognizer = _engine(engine, tuning)
     jobs._RECOGNIZERS[engine] = recognizer  # run_job's listen loop uses this very recogniser
     if path == "listen":
         tail = "silence" if condition == "quiet" else "noise"
-        job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail, clear_questions=clear)
+        settings = {"tail": tail, "clear_questions": clear, "second_hearing": second}
+        job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, **settings)  # type: ignore[arg-type]
         result = run_job(job)
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip
@@ -170,7 +171,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
 def _peak_of(task: tuple[str, tuple[float, int], list[str]]) -> float:
     engine, tuning, wavs = task
     for wav in wavs:
-        decode((engine, "quiet", "answer", "", "", None, wav, tuning, True))
+        decode((engine, "quiet", "answer", "", "", None, wav, tuning, True, True))
     return _peak_mb()
 
 
@@ -249,6 +250,10 @@ def main() -> None:
         "--clear-questions", action=argparse.BooleanOptionalAction, default=True,
         help="the listen loop answers a clear knee question without the wake word (the default)",
     )  # fmt: skip
+    parser.add_argument(
+        "--second-hearing", action=argparse.BooleanOptionalAction, default=True,
+        help="the listen loop may ask Moonshine to hear a wake-word question again after the pause (the default)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
     parser.add_argument("--verbose", action="store_true", help="list every answer that was not right")
     args = parser.parse_args()
@@ -294,8 +299,10 @@ def main() -> None:
                     for engine in engines:
                         if engine == "whisper" and path == "listen":
                             continue
-                        clear = args.clear_questions
-                        tasks.append((engine, condition, path, voice, question, expected, str(wav), tuning, clear))
+                        clear, second = args.clear_questions, args.second_hearing
+                        tasks.append(
+                            (engine, condition, path, voice, question, expected, str(wav), tuning, clear, second)
+                        )
         tasks.sort(key=lambda t: t[0])  # one engine per worker at a time: fewer models loaded at once
         print(f"{len(tasks)} decodes on {args.jobs} workers ...", flush=True)
         context = multiprocessing.get_context("spawn")

@@ -442,3 +442,38 @@ def test_with_echo_cancellation_the_echo_of_its_own_okay_stopped_never_stops_the
     recognizer.script = {2: Transcript("stop", confidence=0.9)}
     feed(listener, clock, 3)
     assert warmup.commands == [] and turns == []
+
+
+def _rehearing(first: str, second: str) -> tuple[Listener, RecordingVoice, list[Turn], FakeClock, list[str]]:
+    asked: list[str] = []
+
+    def rehear() -> str:
+        asked.append(second)
+        return second
+
+    listener, recognizer, voice, turns, clock = make({})
+    recognizer.script = {3: Transcript(first, confidence=0.9, rehear=rehear)}
+    return listener, voice, turns, clock, asked
+
+
+def test_a_second_hearing_after_the_wake_word_answers_when_the_first_does_not() -> None:
+    # Moonshine, decoding "hey coach, my right knee hurts after squatting" whole: "my right leader is after ...".
+    listener, voice, turns, clock, asked = _rehearing(
+        "hey coach my right leader is after squatting", "hey coach my right knee hurts after squatting"
+    )
+    feed(listener, clock, 5)
+    assert asked and [t.reply.topic for t in turns] == ["knee_pain_squat"]
+    assert turns[0].heard == "my right knee hurts after squatting" and "toes" in voice.said[0]
+
+
+def test_a_clear_first_hearing_is_never_decoded_again() -> None:
+    listener, _, turns, clock, asked = _rehearing("coach my knees hurt after squats", "coach my knees hurt after a run")
+    feed(listener, clock, 5)
+    assert asked == [] and [t.reply.topic for t in turns] == ["knee_pain_squat"]
+
+
+def test_a_second_hearing_that_answers_nothing_better_leaves_the_first() -> None:
+    # The first hearing is a command; a second one that is a different request does not replace it.
+    listener, _, turns, clock, asked = _rehearing("coach stop now", "coach what a nice day")
+    feed(listener, clock, 5)
+    assert asked and [t.reply.intent for t in turns] == ["stop"]

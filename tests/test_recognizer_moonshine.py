@@ -180,3 +180,119 @@ def test_the_interrupt_search_hears_stop_in_a_partial_before_the_utterance_ends(
     finally:
         moonshine.interrupt_only(False)
     assert moonshine.partial() == ""  # the open search waits for the whole utterance
+
+
+def test_the_pause_after_the_wake_word_is_found_in_quiet_and_in_noise_20_db_under() -> None:
+    from voicecoach.recognizer.moonshine_engine import pause_after_lead
+
+    rate = 16_000
+    rng = np.random.default_rng(3)
+
+    def voiced(seconds: float) -> np.ndarray:
+        t = np.arange(int(seconds * rate)) / rate
+        return 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))
+
+    lead, gap = voiced(0.6), np.zeros(int(0.2 * rate))
+    utterance = np.concatenate([lead, gap, voiced(1.5)])
+    assert pause_after_lead(utterance) == pytest.approx(int(0.8 * rate) - rate // 20, abs=rate // 100)
+    noisy = utterance + rng.normal(0, 0.3 / np.sqrt(2) / 10, len(utterance))  # 20 dB under the voice
+    assert pause_after_lead(noisy) == pytest.approx(int(0.8 * rate) - rate // 20, abs=2 * rate // 100)
+    # No pause, or only one too short for a comma (50 ms between words): no second hearing.
+    assert pause_after_lead(np.concatenate([voiced(0.6), voiced(1.5)])) is None
+    assert pause_after_lead(np.concatenate([voiced(0.6), np.zeros(int(0.05 * rate)), voiced(1.5)])) is None
+
+
+WAKE_QUESTIONS = [  # held-out phrasings (tests/data/heldout.tsv), said after the wake word with a pause
+    ("my right knee hurts after squatting", "knee_pain_squat"),
+    ("knee pain after cardio", "knee_pain_treadmill"),
+    ("my knee gave out on me", "knee_pain_red_flag"),
+    ("knees sore after a heavy squat session", "knee_pain_squat"),
+    ("my knee clicks and hurts on leg extension", "knee_pain_leg_extension"),
+    ("after running my knees hurt", "knee_pain_treadmill"),
+    ("how can i make my knees tougher", "knee_strengthen"),
+    ("knees hurt when i come up from a squat", "knee_pain_squat"),
+]
+
+
+@needs_model
+def test_a_wake_word_question_is_heard_again_without_the_wake_word(tmp_path: Path) -> None:
+    """ "hey coach, <question>" decoded whole came out worse than the question alone ("my right leader is after
+    squatting"): the listen loop asks the engine for a second hearing of the audio after the pause. Real parts:
+    espeak-ng's two voices, Moonshine, the listener's rules. The phrasings are ones the whole decode got wrong in
+    benchmarks/bench_ear.py; measured here: 10 of 16 answered with the second hearing, 5 without."""
+    import dataclasses
+    import threading
+
+    from voicecoach.app.listener import Listener, Turn
+    from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+    from voicecoach.text.dialogue import Dialogue
+    from voicecoach.voice import VoiceSettings, render_to_wav
+
+    class Clock:
+        now = 0.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+        def wait(self, deadline: float, interrupt: threading.Event) -> bool:
+            self.now = max(self.now, deadline)
+            return interrupt.is_set()
+
+    class Silent:  # the coach's voice, unheard: the test is what the loop understood
+        settings = VoiceSettings()
+        speaking, saying = False, ""
+
+        def say(self, text: str, *, wait: bool = True) -> bool:
+            return True
+
+        def add_listener(self, listener: object) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+        def handle(self, command: object) -> bool:
+            return False
+
+    class FirstHearingOnly:
+        def __init__(self, inner: MoonshineRecognizer) -> None:
+            self.inner, self.name, self.open_vocabulary = inner, inner.name, True
+
+        def accept(self, chunk: object) -> object:
+            heard = self.inner.accept(chunk)  # type: ignore[arg-type]
+            return dataclasses.replace(heard, rehear=None) if heard is not None else None
+
+        def finish(self) -> object:
+            heard = self.inner.finish()
+            return dataclasses.replace(heard, rehear=None) if heard is not None else None
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    kb = knowledge.load()
+    engine = MoonshineRecognizer(build_domain(kb))
+    wavs = []
+    for voice, rate in (("en-us", 150), ("en+m3", 130)):
+        for n, (question, topic) in enumerate(WAKE_QUESTIONS):
+            path = tmp_path / f"{voice}-{n}.wav"
+            render_to_wav(f"hey coach, {question}", path, VoiceSettings(voice=voice, rate=rate))
+            wavs.append((path, topic))
+
+    def answered(recognizer: object) -> int:
+        right = 0
+        for path, topic in wavs:
+            engine.reset()
+            turns: list[Turn] = []
+            clock = Clock()
+            listener = Listener(recognizer, Dialogue(kb, confirm_unnamed=False), Silent(), on_turn=turns.append,  # type: ignore[arg-type]
+                                clock=clock)  # fmt: skip
+            for chunk in wav_to_chunks(path, trailing_silence=1.0):
+                clock.now = chunk.timestamp
+                listener.process(chunk)
+            listener.finish()
+            right += any(t.reply.topic == topic for t in turns)
+        return right
+
+    with_second, first_only = answered(engine), answered(FirstHearingOnly(engine))
+    print(f"answered: {with_second} of {len(wavs)} with the second hearing, {first_only} without")
+    assert with_second >= 9 and with_second >= first_only + 3, (with_second, first_only)

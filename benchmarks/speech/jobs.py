@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,8 @@ class Job:
     end of a WAV); "noise": the audio ends in ongoing noise, so no finish() (a live stream never ends)."""
     clear_questions: bool = True
     """The listen loop's `ListenSettings.clear_questions` (a clear knee question needs no wake word)."""
+    second_hearing: bool = True
+    """Let the listen loop ask the engine for a second hearing (`Transcript.rehear`); off to measure without."""
 
 
 @dataclass
@@ -133,8 +136,9 @@ class SimulatedVoice:
 class CountingRecognizer:
     """Wraps a recogniser: counts final transcripts (utterances) and the longest one."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, second_hearing: bool = True) -> None:
         self.inner = inner
+        self.second_hearing = second_hearing
         self.name: str = inner.name
         self.description: str = inner.description
         self.missing_words: frozenset[str] = inner.missing_words
@@ -145,6 +149,8 @@ class CountingRecognizer:
         self.texts: list[str] = []
 
     def _count(self, transcript: Any) -> Any:
+        if transcript is not None and not self.second_hearing:
+            transcript = dataclasses.replace(transcript, rehear=None)
         if transcript is not None:
             self.utterances += 1
             self.texts.append(transcript.text)
@@ -242,7 +248,7 @@ def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) ->
 
     clock = FakeClock()
     voice = SimulatedVoice(clock)
-    counting = CountingRecognizer(recognizer)
+    counting = CountingRecognizer(recognizer, second_hearing=result.job.second_hearing)
     turns: list[Turn] = []
     settings = ListenSettings(activation=Activation(result.job.mode), clear_questions=result.job.clear_questions)
     listener = Listener(
@@ -275,6 +281,8 @@ def simulate_listener(result: Result, recognizer: Any, chunks: Iterable[Any]) ->
     result.longest_utterance = counting.longest
     result.finish_errors = counting.finish_errors
     result.texts = counting.texts
-    first = next((t for t in turns if t.reply.intent not in ("stop", "pause")), None)
+    # The first turn that is not a stop or pause (those end what the coach said before), else the first turn:
+    # "hey coach, stop now" alone is a stop, and counted as one.
+    first = next((t for t in turns if t.reply.intent not in ("stop", "pause")), turns[0] if turns else None)
     if first is not None:
         result.heard, result.topic, result.intent = first.heard, first.reply.topic, first.reply.intent

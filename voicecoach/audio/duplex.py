@@ -102,8 +102,7 @@ class DuplexMicrophone(Microphone):
         at = self._origin + self._count / self._rate  # this block's callback, by the count (no clock jitter)
         self._count += frames
         played = outdata[:frames, 0]
-        self.reference.write(resample(played, self._rate, SAMPLE_RATE) if self._rate != SAMPLE_RATE else played.copy(),
-                             at + self.output_latency)  # fmt: skip
+        self.reference.write(resample(played, self._rate, SAMPLE_RATE), at + self.output_latency)  # a copy
         if status.input_overflow:
             self.overflows += 1
         if status.output_underflow:

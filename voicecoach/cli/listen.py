@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from voicecoach.cli.options import (
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
     from voicecoach.app.listener import Turn
     from voicecoach.app.session import Session
     from voicecoach.app.turnlog import LoggedTurn
-    from voicecoach.audio.duplex import DuplexMicrophone
-    from voicecoach.audio.echo import EchoCanceller
-    from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
-    from voicecoach.audio.microphone import Microphone
 
 
 def register(sub: Any) -> None:
@@ -101,6 +96,7 @@ def run_answer(args: argparse.Namespace) -> int:
 def run_listen(args: argparse.Namespace) -> int:
     """The live session until Ctrl-C (SIGINT) or SIGTERM (systemd's stop). Either ends it within 2 s with the
     summary line and exit status 0: stopping the coach is its normal end, not a failure."""
+    from voicecoach.app.ear import barge_in_ear
     from voicecoach.app.listener import Activation, ListenSettings
     from voicecoach.app.session import Session, SessionState
     from voicecoach.app.turnlog import TurnRecorder
@@ -150,7 +146,7 @@ def run_listen(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"voicecoach: {state.value.replace('_', ' ')}", file=sys.stderr, flush=True)
 
-    ear = _barge_in_ear(config, on_status) if settings.barge_in else None
+    ear = barge_in_ear(config.audio.input, config.audio.output, on_status) if settings.barge_in else None
     with ear.microphone if ear is not None else Microphone(config.audio.input) as mic:
         duplex = ear.duplex if ear is not None else None
         voice = open_voice(config.audio.output, voice_of(config), out=None if args.json else sys.stdout, duplex=duplex)
@@ -177,58 +173,6 @@ def run_listen(args: argparse.Namespace) -> int:
             session.run(mic)  # closes the microphone and the voice on its way out
         print(f"voicecoach: stopped ({mic.overflows} overflows, {session.ignored} utterances ignored)", file=sys.stderr)
     return 0
-
-
-@dataclasses.dataclass(frozen=True)
-class _BargeInEar:
-    """The microphone barge-in listens with, and the echo canceller on what the coach plays."""
-
-    microphone: Microphone
-    canceller: EchoCanceller | None
-    reference: ReferenceBuffer
-
-    @property
-    def duplex(self) -> DuplexMicrophone | None:
-        """The microphone, when it runs the speaker in the same stream (`audio.duplex`): the player plays through it."""
-        from voicecoach.audio.duplex import DuplexMicrophone
-
-        return self.microphone if isinstance(self.microphone, DuplexMicrophone) else None
-
-    def stage(self, voice: Any) -> EchoStage | None:
-        from voicecoach.audio.echo_reference import EchoStage
-        from voicecoach.voice import SpokenVoice
-
-        if self.canceller is None or not isinstance(voice, SpokenVoice):
-            return None  # no canceller, or no sound out and so no echo
-        from voicecoach.audio.echo import moving_path_fallback
-
-        if self.duplex is None:
-            voice.player.reference = self.reference  # two streams: the player stamps what it writes by the clock
-        return EchoStage(self.canceller, self.reference, moving_path=moving_path_fallback(self.canceller))
-
-
-def _barge_in_ear(config: Any, on_status: Callable[[str], None]) -> _BargeInEar:
-    """Barge-in's microphone: with a canceller, the speaker in the same full-duplex stream when the devices can
-    run as one (a fixed echo path), else two streams. One status line says which runs, or why none does."""
-    from voicecoach.audio.duplex import DuplexMicrophone
-    from voicecoach.audio.echo import load_canceller
-    from voicecoach.audio.echo_reference import ReferenceBuffer
-    from voicecoach.audio.microphone import Microphone
-    from voicecoach.errors import AudioDeviceError
-
-    reference = ReferenceBuffer()
-    try:
-        microphone: Microphone = DuplexMicrophone(config.audio.input, config.audio.output, reference)
-        streams = "microphone and speaker in one stream"
-    except AudioDeviceError as err:
-        microphone = Microphone(config.audio.input)
-        streams = f"two streams, so the echo path may move ({err})"
-    canceller = load_canceller(fixed_path=isinstance(microphone, DuplexMicrophone))
-    if canceller is None:
-        on_status("barge-in without echo cancellation: only 'stop' can cut in, and the coach may hear itself")
-    else:
-        on_status(f"barge-in: echo cancellation {canceller.name}, {streams}")
-    return _BargeInEar(microphone, canceller, reference)
 
 
 def logged(turn: Turn) -> LoggedTurn:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from voicecoach.audio.format import AudioChunk
@@ -42,6 +42,9 @@ class Transcript:
     """Seconds from the start of the stream to the end of the last word (or the speech end)."""
     engine: str = ""
     """Name of the recogniser that produced it ("vosk", "pocketsphinx")."""
+    rehear: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
+    when the first gives no answer. Moonshine: the words after the pause behind the wake word, decoded alone."""
 
     @property
     def empty(self) -> bool:

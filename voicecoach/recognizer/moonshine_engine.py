@@ -11,6 +11,7 @@ utterance, and the decoder is nudged towards the interrupting commands.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,48 @@ and the coach's cancelled echo can hold an utterance open for many seconds (meas
 late when it waited for the utterance's end)."""
 PARTIAL_STEP_SECONDS = 0.2
 """A new partial result at most every 0.2 s of speech (one decode of 1.5 s takes ~50 ms on two x86 cores)."""
+WAKE_PAUSE_SECONDS = 0.12
+"""A lifter's pause after the wake word ("hey coach, my knee ..."): at least this long, 0.25-1.6 s into the
+utterance. Decoded with the wake word before it, the question came out worse: "hey coach my right leader is after
+squatting" for "my right knee hurts after squatting" (quiet held-out questions, 4 voices, benchmarks/bench_ear.py:
+the listen path 8 points under the file), so `Transcript.rehear` decodes the audio after that pause alone."""
+PAUSE_BELOW_DB = 20.0
+"""A 10 ms frame is part of a pause when it is this far under the utterance's loud frames (95th percentile): in
+gym noise 20 dB under the voice the pause still shows; at 10 dB it does not, and there is no second hearing."""
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
 def normalise(text: str) -> str:
     """Moonshine's "Coach, warm-up!" as the domain spells it: "coach warm up"."""
     return " ".join(_NOT_WORD.sub(" ", text.lower().replace("-", " ")).split())
+
+
+def pause_after_lead(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None:
+    """The sample where speech resumes after the first pause of `WAKE_PAUSE_SECONDS` that starts 0.25-1.6 s into
+    the utterance (less 50 ms, so the next word keeps its onset), or None if there is none."""
+    step = rate // 100
+    frames = len(samples) // step
+    if frames < 30:
+        return None
+    energy = np.sqrt(np.mean(samples[: frames * step].reshape(frames, step) ** 2, axis=1)) + 1e-7
+    level = 20 * np.log10(energy)
+    quiet = level < np.percentile(level, 95) - PAUSE_BELOW_DB
+    speaking = np.flatnonzero(~quiet)
+    if not len(speaking):
+        return None
+    first = int(speaking[0])
+    index, limit = first + 25, min(frames, first + 160)
+    while index < limit:
+        if quiet[index]:
+            end = index
+            while end < frames and quiet[end]:
+                end += 1
+            if end - index >= WAKE_PAUSE_SECONDS * 100 and end < frames:
+                return max(0, end * step - rate // 20)
+            index = end
+        else:
+            index += 1
+    return None
 
 
 def bias_words(domain: Domain) -> set[str]:
@@ -87,6 +124,8 @@ class MoonshineRecognizer:
         self._resume_bias = self._bias
         self._interrupting = False
         self._beam = beam
+        self.wake_words = frozenset(word for prefix in PREFIXES for word in prefix.split()) - {"hey"}
+        """Words a lifter opens with to wake the coach (the listener's wake word): see `_after_wake`."""
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer(pocketsphinx_vad())
@@ -114,8 +153,27 @@ class MoonshineRecognizer:
         samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
         self._speech = []
         self._partial = ("", 0)
-        text = self._interrupt_text(samples) if self._interrupting else self._open_text(samples)
-        return Transcript(text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name)
+        if self._interrupting:
+            text, rehear = self._interrupt_text(samples), None
+        else:
+            text = self._open_text(samples)
+            rehear = self._after_wake(text, samples)
+        return Transcript(
+            text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name, rehear=rehear
+        )
+
+    def _after_wake(self, text: str, samples: np.ndarray) -> Callable[[], str] | None:
+        """When the utterance opens with the wake word and a pause: a second hearing, the wake word as heard and
+        then the audio after the pause decoded on its own (see `WAKE_PAUSE_SECONDS`)."""
+        words = text.split()
+        lead = next((i for i, word in enumerate(words[:3]) if word in self.wake_words), None)
+        if lead is None or lead == len(words) - 1:
+            return None
+        cut = pause_after_lead(samples)
+        if cut is None:
+            return None
+        wake = " ".join(words[: lead + 1])
+        return lambda: f"{wake} {self._open_text(samples[cut:])}".strip()
 
     def partial(self) -> str:
         """Only in the interrupt search (the open search waits for the whole question): the last 1.5 s decoded."""

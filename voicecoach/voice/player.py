@@ -138,8 +138,7 @@ class Player:
     def _open(self) -> None:
         self._feed.rate, self._feed.clock = self.rate, None  # the callback may run before start() returns
         if self._duplex is not None:
-            self._feed.latency = self._duplex.output_latency
-            self._duplex.playback = self._feed
+            self._duplex.playback = self._feed  # its latency: the stream's own, taken at each play()
             return
         try:
             self._stream = self._sd.OutputStream(
