@@ -140,8 +140,8 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
     jobs._RECOGNIZERS[engine] = recognizer  # run_job's listen loop uses this very recogniser
     if path == "listen":
         tail = "silence" if condition == "quiet" else "noise"
-        settings = {"tail": tail, "clear_questions": clear, "second_hearing": second}
-        job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, **settings)  # type: ignore[arg-type]
+        job = Job(engine, None, "wake", wav, condition, text, expected, voice=voice, tail=tail,
+                  clear_questions=clear, second_hearing=second)  # fmt: skip
         result = run_job(job)
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip

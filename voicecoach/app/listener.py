@@ -141,8 +141,6 @@ class Listener:
         self._partial_command = ("", 0)
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
-        if isinstance(getattr(recognizer, "wake_words", None), frozenset):  # an engine that rehears after it
-            recognizer.wake_words = frozenset({settings.wake_word})  # type: ignore[attr-defined]
 
     # -- half-duplex bookkeeping -------------------------------------------------------------------
     def _on_speech(self, speaking: bool) -> None:
@@ -317,10 +315,10 @@ class Listener:
         (quiet held-out set, benchmarks/bench_ear.py). Asked only then: a clear first hearing costs no second decode."""
         if transcript.rehear is None or self.dialogue.answers_outright(heard):
             return None
-        again = transcript.rehear().split()
-        if self.settings.wake_word not in again[:WAKE_WITHIN_WORDS]:
-            return None
-        after = " ".join(again[again.index(self.settings.wake_word) + 1 :])
+        again = transcript.rehear().split()  # what follows the first pause: the question, or "coach, <question>"
+        if self.settings.wake_word in again[:WAKE_WITHIN_WORDS]:
+            again = again[again.index(self.settings.wake_word) + 1 :]
+        after = " ".join(again)
         if not after or after == heard:
             return None
         return after if self.dialogue.answers_outright(after) else None

@@ -44,7 +44,8 @@ class Transcript:
     """Name of the recogniser that produced it ("vosk", "pocketsphinx")."""
     rehear: Callable[[], str] | None = field(default=None, compare=False, repr=False)
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
-    when the first gives no answer. Moonshine: the words after the pause behind the wake word, decoded alone."""
+    when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
+    decoded alone."""
 
     @property
     def empty(self) -> bool:

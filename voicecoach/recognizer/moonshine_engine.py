@@ -124,8 +124,6 @@ class MoonshineRecognizer:
         self._resume_bias = self._bias
         self._interrupting = False
         self._beam = beam
-        self.wake_words = frozenset(word for prefix in PREFIXES for word in prefix.split()) - {"hey"}
-        """Words a lifter opens with to wake the coach (the listener's wake word): see `_after_wake`."""
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer(pocketsphinx_vad())
@@ -156,24 +154,16 @@ class MoonshineRecognizer:
         if self._interrupting:
             text, rehear = self._interrupt_text(samples), None
         else:
-            text = self._open_text(samples)
-            rehear = self._after_wake(text, samples)
+            text, rehear = self._open_text(samples), self._after_pause(samples)
         return Transcript(
             text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name, rehear=rehear
         )
 
-    def _after_wake(self, text: str, samples: np.ndarray) -> Callable[[], str] | None:
-        """When the utterance opens with the wake word and a pause: a second hearing, the wake word as heard and
-        then the audio after the pause decoded on its own (see `WAKE_PAUSE_SECONDS`)."""
-        words = text.split()
-        lead = next((i for i, word in enumerate(words[:3]) if word in self.wake_words), None)
-        if lead is None or lead == len(words) - 1:
-            return None
+    def _after_pause(self, samples: np.ndarray) -> Callable[[], str] | None:
+        """A second hearing, decoded only if asked: the audio after the utterance's first pause (the one behind
+        the wake word, see `WAKE_PAUSE_SECONDS`) on its own. Finding the pause is cheap; the decode is not."""
         cut = pause_after_lead(samples)
-        if cut is None:
-            return None
-        wake = " ".join(words[: lead + 1])
-        return lambda: f"{wake} {self._open_text(samples[cut:])}".strip()
+        return None if cut is None else lambda: self._open_text(samples[cut:])
 
     def partial(self) -> str:
         """Only in the interrupt search (the open search waits for the whole question): the last 1.5 s decoded."""
