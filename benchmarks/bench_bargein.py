@@ -208,13 +208,20 @@ def listen(
     mic: np.ndarray | None = None,
     engine: str = "pocketsphinx",
     over_answers: bool = False,
+    command_margin: float | None = None,
 ) -> list[Detection]:
     """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results."""
-    from voicecoach.recognizer import open_recognizer
+    from voicecoach.recognizer import Recognizer, open_recognizer
     from voicecoach.text.domain import build_domain
     from voicecoach.text.knowledge import load
 
-    recognizer = open_recognizer(build_domain(load()), engine=engine)
+    recognizer: Recognizer
+    if engine == "moonshine" and command_margin is not None:
+        from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+        recognizer = MoonshineRecognizer(build_domain(load()), command_margin=command_margin)
+    else:
+        recognizer = open_recognizer(build_domain(load()), engine=engine)
     recognizer.interrupt_only(True)
     saying = np.full(len(cleaned), -1, np.int32)
     for i, (s, e, _) in enumerate(playback.spans):
@@ -314,6 +321,9 @@ def main() -> int:
     parser.add_argument("--cancellers", default="none,speex,webrtc")
     parser.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True, help="near-end gate")
     parser.add_argument("--engine", default="pocketsphinx", help="the recogniser whose interrupt search listens")
+    parser.add_argument(
+        "--command-margin", type=float, help="moonshine: score the commands whole within this many nats (0: off)"
+    )
     parser.add_argument("--player-latency", type=float, default=0.08, help="stop() to silence, s (player)")
     args = parser.parse_args()
     cache = Path(tempfile.gettempdir()) / "voicecoach-bargein"
@@ -338,7 +348,7 @@ def main() -> int:
                 mic = np.clip(echo + noise + (lifter if with_lifter else 0), -32768, 32767).astype(np.int16)
                 out, cpu, mem = cancel(name, mic, playback.audio)
                 gated = mic if args.gate and name != "none" else None
-                found = listen(out, playback, gated, args.engine, over_answers=only is not None)
+                found = listen(out, playback, gated, args.engine, only is not None, args.command_margin)
                 if with_lifter:
                     per_voice, _ = score(found, placed)
                     e = (
@@ -356,7 +366,8 @@ def main() -> int:
                 print(f"  {label} {name} lifter={with_lifter}: {len(found)} detections", flush=True)
     noise_note = "; gym noise 20 dB under the lifter" if args.noise else ""
     print(f"\necho path: 40 ms + 150 ms room response; lifter {LIFTER_DBFS:.0f} dBFS; echo {-args.ser:+.0f} dB")
-    print(f"over the lifter{noise_note}; {args.minutes:g} min routine, 20 answers; engine {args.engine}")
+    margin = "" if args.command_margin is None else f", command margin {args.command_margin:g}"
+    print(f"over the lifter{noise_note}; {args.minutes:g} min routine, 20 answers; engine {args.engine}{margin}")
     head = "heard per voice (median s after word end)"
     print(f"{'coach says':9} {'AEC':7} {'ERLE dB':>7} {'CPU %':>6} {'+MB':>5}  {head}  false")
     for label, name, e, cpu, mem, per_voice, false in rows:

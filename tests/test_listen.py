@@ -14,7 +14,7 @@ import pytest
 from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn, first_interrupting, interrupt_command
 from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
-from voicecoach.recognizer.base import Transcript, Word
+from voicecoach.recognizer.base import Reading, Transcript, Word
 from voicecoach.text import knowledge
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.voice.base import SpeechClip, SpeechListener, VoiceSettings
@@ -477,3 +477,28 @@ def test_a_second_hearing_that_answers_nothing_better_leaves_the_first() -> None
     listener, _, turns, clock, asked = _rehearing("coach stop now", "coach what a nice day")
     feed(listener, clock, 5)
     assert asked and [t.reply.intent for t in turns] == ["stop"]
+
+
+def _read(first: str, *others: tuple[str, float]) -> tuple[list[Turn], list[str]]:
+    asked: list[str] = []
+
+    def rehear() -> str:
+        asked.append(first)
+        return first
+
+    listener, recognizer, _, turns, clock = make({})
+    alternatives = tuple(Reading(text, behind) for text, behind in others)
+    recognizer.script = {3: Transcript(first, confidence=0.9, alternatives=alternatives, rehear=rehear)}
+    feed(listener, clock, 5)
+    return turns, asked
+
+
+def test_a_close_second_reading_of_a_woken_question_is_answered_before_any_second_hearing() -> None:
+    turns, asked = _read("hey coach my niece hurt after squats", ("hey coach my knees hurt after squats", 0.4))
+    assert [t.reply.topic for t in turns] == ["knee_pain_squat"] and turns[0].heard == "my knees hurt after squats"
+    assert asked == []  # the n-best list was enough: no second decode
+
+
+def test_other_readings_without_the_wake_word_wake_nobody() -> None:
+    turns, _ = _read("the music is loud tonight", ("the knees hurt after squats", 0.2))
+    assert turns == []

@@ -127,6 +127,22 @@ def test_the_domain_bias_and_the_beam_together_hear_the_knee(audio_fixture: Call
 
 
 @needs_model
+def test_the_beam_hands_its_close_readings_to_the_dialogue(
+    moonshine: Recognizer, audio_fixture: Callable[[str], Path]
+) -> None:
+    """The n-best list `Dialogue.reading` rescores: distinct readings, best first, none further behind than kept;
+    here the first reading is "... on the left breast" and the lifter's "leg press" is a close second."""
+    from voicecoach.recognizer.moonshine_engine import READINGS_WITHIN
+
+    moonshine.reset()
+    (heard,) = transcribe_chunks(moonshine, wav_to_chunks(audio_fixture("why does my knee hurt on the leg press")))
+    behind = [r.behind for r in heard.alternatives]
+    assert behind and behind == sorted(behind) and behind[0] >= 0 and behind[-1] <= READINGS_WITHIN, behind
+    texts = [heard.text, *(r.text for r in heard.alternatives)]
+    assert len(set(texts)) == len(texts) and any("leg press" in text for text in texts), texts
+
+
+@needs_model
 @pytest.mark.parametrize(
     "name", ["how do I warm up my knees before squatting", "my kneecap hurts after leg day", "coach start the warm up"]
 )

@@ -215,14 +215,16 @@ def run_job(job: Job) -> Result:
     result = Result(job)
     rss_before = _rss_mb()
     if job.mode == "answer":
-        from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
+        from voicecoach.recognizer.base import heard_and_sure, other_readings, transcribe_chunks
         from voicecoach.text.dialogue import Dialogue
 
         chunks = list(wav_to_chunks(job.path, trailing_silence=TRAILING_SILENCE))
         transcripts = transcribe_chunks(recognizer, chunks)
         result.heard, sure = heard_and_sure(transcripts)
-        named = not recognizer.open_vocabulary  # as `voicecoach answer`
-        reply = Dialogue(_kb(), confirm_unnamed=named).turn(result.heard, sure=sure)
+        dialogue = Dialogue(_kb(), confirm_unnamed=not recognizer.open_vocabulary)  # as `voicecoach answer`
+        if (reading := dialogue.reading(result.heard, other_readings(transcripts))) != result.heard:
+            result.heard, sure = reading, None
+        reply = dialogue.turn(result.heard, sure=sure)
         result.topic, result.intent, result.utterances = reply.topic, reply.intent, len(transcripts)
         result.seconds = len(chunks) * chunks[0].seconds if chunks else 0.0
     else:

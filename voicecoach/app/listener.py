@@ -273,7 +273,7 @@ class Listener:
                 self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
                 self._say(LISTENING)
                 return None
-            second = self._second_hearing(transcript, text)
+            second = self._other_reading(transcript, text) or self._second_hearing(transcript, text)
             if second is not None:
                 text, sure = second, None
         in_warmup = self.warmup is not None and not woken
@@ -308,6 +308,20 @@ class Listener:
             self._say(reply.say)
         return turn
 
+    def _other_reading(self, transcript: Transcript, heard: str) -> str | None:
+        """Another of the engine's readings of a woken utterance (`Transcript.alternatives`, wake word dropped),
+        when the dialogue takes it over the first (`Dialogue.reading`). Only once woken: from babble without the
+        wake word, a runner-up reading is no question the lifter asked."""
+        others = [(self._after_wake(other.text), other.behind) for other in transcript.alternatives]
+        reading = self.dialogue.reading(heard, [(text, behind) for text, behind in others if text])
+        return reading if reading != heard else None
+
+    def _after_wake(self, text: str) -> str:
+        words = text.split()
+        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS]:
+            words = words[words.index(self.settings.wake_word) + 1 :]
+        return " ".join(words)
+
     def _second_hearing(self, transcript: Transcript, heard: str) -> str | None:
         """What follows the wake word in the engine's second hearing (`Transcript.rehear`), when the first gives
         no knee answer outright and the second does. Only a knee question answered outright (the knee named): also
@@ -315,10 +329,7 @@ class Listener:
         (quiet held-out set, benchmarks/bench_ear.py). Asked only then: a clear first hearing costs no second decode."""
         if transcript.rehear is None or self.dialogue.answers_outright(heard):
             return None
-        again = transcript.rehear().split()  # what follows the first pause: the question, or "coach, <question>"
-        if self.settings.wake_word in again[:WAKE_WITHIN_WORDS]:
-            again = again[again.index(self.settings.wake_word) + 1 :]
-        after = " ".join(again)
+        after = self._after_wake(transcript.rehear())  # what follows the first pause, or "coach, <question>"
         if not after or after == heard:
             return None
         return after if self.dialogue.answers_outright(after) else None

@@ -70,7 +70,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer.base import heard_and_sure, transcribe_chunks
+    from voicecoach.recognizer.base import heard_and_sure, other_readings, transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
     from voicecoach.text.domain import build_domain
@@ -80,8 +80,12 @@ def run_answer(args: argparse.Namespace) -> int:
     kb = knowledge.load(config.knowledge.kb)
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    heard, sure = heard_and_sure(transcribe_chunks(recognizer, chunks))
-    reply = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary).turn(heard, sure=sure)
+    transcripts = transcribe_chunks(recognizer, chunks)
+    heard, sure = heard_and_sure(transcripts)
+    dialogue = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary)
+    if (reading := dialogue.reading(heard, other_readings(transcripts))) != heard:
+        heard, sure = reading, None
+    reply = dialogue.turn(heard, sure=sure)
     if args.out:
         from voicecoach.voice import render_to_wav
 

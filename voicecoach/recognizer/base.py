@@ -27,6 +27,16 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Another reading of an utterance (an n-best entry), and how far the engine scored it under its best."""
+
+    text: str
+    """As `Transcript.text`."""
+    behind: float
+    """>= 0: the best reading's score less this one's, in the engine's log-probability units (nats)."""
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What the engine heard: a partial hypothesis (`is_final=False`) or the final one for an utterance."""
 
@@ -42,6 +52,9 @@ class Transcript:
     """Seconds from the start of the stream to the end of the last word (or the speech end)."""
     engine: str = ""
     """Name of the recogniser that produced it ("vosk", "pocketsphinx")."""
+    alternatives: tuple[Reading, ...] = ()
+    """Other readings of the same utterance, best first (an engine's n-best list): the dialogue rescores them
+    with `text` by what the knowledge base makes of each (`Dialogue.reading`)."""
     rehear: Callable[[], str] | None = field(default=None, compare=False, repr=False)
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
     when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
@@ -124,6 +137,18 @@ def heard_and_sure(transcripts: Iterable[Transcript]) -> tuple[str, str | None]:
     spoken = [t for t in transcripts if t.text]
     sure = [t.sure_text() for t in spoken]
     return " ".join(t.text for t in spoken), None if None in sure else " ".join(s for s in sure if s)
+
+
+def other_readings(transcripts: Iterable[Transcript]) -> list[tuple[str, float]]:
+    """Several utterances as one (as `heard_and_sure`), read with one utterance's alternative at a time: each
+    such text and how far behind the best it is."""
+    spoken = [t for t in transcripts if t.text]
+    texts = [t.text for t in spoken]
+    return [
+        (" ".join([*texts[:i], other.text, *texts[i + 1 :]]), other.behind)
+        for i, t in enumerate(spoken)
+        for other in t.alternatives
+    ]
 
 
 def mean_confidence(words: Iterable[Word]) -> float | None:

@@ -19,10 +19,10 @@ import numpy as np
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.commands import Command
 from voicecoach.errors import ModelError
-from voicecoach.recognizer.base import Transcript
+from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
-from voicecoach.recognizer.moonshine_model import ContextBias, MoonshineModel, bundled_model_dir
+from voicecoach.recognizer.moonshine_model import WORD_START, ContextBias, MoonshineModel, Tokenizer, bundled_model_dir
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
 BIAS = 2.5
@@ -41,6 +41,15 @@ BEAM = 6
 first word is where the model is least sure: "knee pain after cardio" came out as "we paint ...". At bias 2.5 (as
 `BIAS`): width 4 64.5%, 6 66.3%, 8 67.9% right; one decode of a question took 90 ms greedy, 113 ms at width 6 and
 138 ms at 8 (two x86 cores, quiet machine)."""
+READINGS_WITHIN = 4.0
+"""The beam's other readings of a question kept for the dialogue (`Transcript.alternatives`): those scored within
+this many nats (log-probability plus bias) of the best. Chosen with benchmarks/bench_ear.py (see `--readings`)."""
+COMMAND_MARGIN = 3.5
+"""In the interrupt search, when the greedy reading holds no interrupting word, each command is scored as the
+whole utterance ("Skip."); the best is taken if the model finds it at most this many nats less likely than its
+own reading. Greedy reads espeak-ng's "resume" as "Missing." (3.3 nats above "Resume.") and Piper's "skip" as
+"s f"; the coach's counts and cues ("Seven.", "Push your knee out.") score commands 6-14 nats under. Chosen with
+benchmarks/bench_bargein.py (0: off)."""
 MAX_UTTERANCE_SECONDS = 8.0
 """As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
 PARTIAL_WINDOW_SECONDS = 1.5
@@ -58,6 +67,7 @@ PAUSE_BELOW_DB = 20.0
 """A 10 ms frame is part of a pause when it is this far under the utterance's loud frames (95th percentile): in
 gym noise 20 dB under the voice the pause still shows; at 10 dB it does not, and there is no second hearing."""
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
+_BARGE_IN = frozenset(BARGE_IN_WORDS)
 
 
 def normalise(text: str) -> str:
@@ -93,6 +103,12 @@ def pause_after_lead(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None
     return None
 
 
+def command_spellings(tokenizer: Tokenizer) -> dict[str, list[int]]:
+    """Each interrupting word as the model writes a one-word utterance ("▁Sk ip ."), by the word."""
+    spellings = {word: tokenizer.encode(f"{WORD_START}{word.capitalize()}.") for word in BARGE_IN_WORDS}
+    return {word: spelling for word, spelling in spellings.items() if spelling}
+
+
 def bias_words(domain: Domain) -> set[str]:
     """The words to nudge the model towards: the knee topics' own words, the command names and the wake-word
     lead-ins. Not all 342 domain words: the hundreds of command alternatives ("abort", "affirmative", "last")
@@ -107,7 +123,15 @@ class MoonshineRecognizer:
     name = "moonshine"
 
     def __init__(
-        self, domain: Domain, folder: Path | None = None, *, bias: float = BIAS, beam: int = BEAM, threads: int = 2
+        self,
+        domain: Domain,
+        folder: Path | None = None,
+        *,
+        bias: float = BIAS,
+        beam: int = BEAM,
+        readings_within: float = READINGS_WITHIN,
+        command_margin: float = COMMAND_MARGIN,
+        threads: int = 2,
     ) -> None:
         found = folder or bundled_model_dir()
         if found is None:
@@ -120,10 +144,13 @@ class MoonshineRecognizer:
         self._domain_bias = ContextBias.build(sorted(content), self.model.tokenizer, bias) if bias else None
         self._command_bias = ContextBias.build(sorted(commands), self.model.tokenizer, bias) if bias else None
         self._interrupt_bias = ContextBias.build(BARGE_IN_WORDS, self.model.tokenizer, INTERRUPT_BIAS) if bias else None
+        self._command_spellings = command_spellings(self.model.tokenizer)
+        self._command_margin = command_margin
         self._bias = self._domain_bias
         self._resume_bias = self._bias
         self._interrupting = False
         self._beam = beam
+        self._readings_within = readings_within
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer(pocketsphinx_vad())
@@ -151,12 +178,19 @@ class MoonshineRecognizer:
         samples = np.frombuffer(b"".join(self._speech), "<i2").astype(np.float32) / 32768.0
         self._speech = []
         self._partial = ("", 0)
+        others: tuple[Reading, ...] = ()
         if self._interrupting:
-            text, rehear = self._interrupt_text(samples), None
+            text, rehear = self._interrupt_text(samples, ended=True), None
         else:
-            text, rehear = self._open_text(samples), self._after_pause(samples)
+            text, others = self._open_readings(samples)
+            rehear = self._after_pause(samples)
         return Transcript(
-            text=text, start=self._stream.start, end=self._stream.stream_time, engine=self.name, rehear=rehear
+            text=text,
+            start=self._stream.start,
+            end=self._stream.stream_time,
+            engine=self.name,
+            alternatives=others,
+            rehear=rehear,
         )
 
     def _after_pause(self, samples: np.ndarray) -> Callable[[], str] | None:
@@ -182,8 +216,28 @@ class MoonshineRecognizer:
     def _open_text(self, samples: np.ndarray) -> str:
         return normalise(self.model.transcribe(samples, self._bias, width=self._beam))
 
-    def _interrupt_text(self, samples: np.ndarray) -> str:
-        return normalise(self.model.transcribe(samples, self._bias))  # greedy: a barge-in must be quick
+    def _open_readings(self, samples: np.ndarray) -> tuple[str, tuple[Reading, ...]]:
+        """The best reading, and the beam's others within `readings_within` (distinct once normalised)."""
+        found = self.model.readings(samples, self._bias, width=self._beam, within=self._readings_within)
+        if not found:
+            return "", ()
+        readings: dict[str, float] = {}
+        for text, behind in found:
+            readings.setdefault(normalise(text), behind)
+        best, *others = readings
+        return best, tuple(Reading(text, readings[text]) for text in others if text)
+
+    def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:
+        """Greedy (a barge-in must be quick); at the utterance's end, when that reads no interrupting word, the
+        closed set scored whole. Not in a partial result: a word cut short scores as another ("re" -> "Repeat.")."""
+        heard = self.model.encode(samples)
+        tokens = self.model.decode(heard, self._bias)
+        text = normalise(self.model.text(tokens))
+        if not ended or not self._command_margin or _BARGE_IN & set(text.split()):
+            return text
+        free, *scores = self.model.likelihoods(heard, [tokens, *self._command_spellings.values()])
+        best = max(range(len(scores)), key=scores.__getitem__)
+        return list(self._command_spellings)[best] if scores[best] >= free - self._command_margin else text
 
     def finish(self) -> Transcript | None:
         self._stream.end_stream()

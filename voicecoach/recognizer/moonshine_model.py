@@ -155,8 +155,10 @@ class MoonshineModel:
         options.enable_cpu_mem_arena = False  # the arena kept ~100 MB of peak buffers for good (measured)
         options.log_severity_level = 3
         try:
-            self._encoder = onnxruntime.InferenceSession(str(folder / MODEL_FILES[0]), options)
+            # The larger decoder first: loading a model holds its file's bytes beside the session for a moment,
+            # so the 30 MB decoder loaded while the encoder already sat in memory set the peak (174 -> 154 MB).
             self._decoder = onnxruntime.InferenceSession(str(folder / MODEL_FILES[1]), options)
+            self._encoder = onnxruntime.InferenceSession(str(folder / MODEL_FILES[0]), options)
         except Exception as err:  # onnxruntime raises its own untyped errors for unreadable models
             raise ModelError(f"{folder}: Moonshine model does not load: {err}") from None
         self.tokens = read_tokens(folder / MODEL_FILES[2])
@@ -171,6 +173,19 @@ class MoonshineModel:
     def transcribe(self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int = 1) -> str:
         return self.text(self.decode(self.encode(samples), bias, width=width))
 
+    def readings(
+        self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int, within: float
+    ) -> list[tuple[str, float]]:
+        """The beam's distinct finished texts scored within `within` of the best, best first, each with how far
+        behind the best it is: the n-best list a dialogue may rescore (`Dialogue.reading`)."""
+        hypotheses = self.nbest(self.encode(samples), bias, width=width)
+        best = hypotheses[0].score if hypotheses else 0.0
+        found: dict[str, float] = {}
+        for h in hypotheses:
+            if h.score >= best - within:
+                found.setdefault(self.text(list(h.tokens)), best - h.score)
+        return list(found.items())
+
     def encode(self, samples: np.ndarray) -> Encoded:
         """Run the encoder once over an utterance (float32 audio in [-1, 1]); `decode` reads the result."""
         audio = np.ascontiguousarray(samples, dtype=np.float32)[None, :]
@@ -182,8 +197,13 @@ class MoonshineModel:
         return b"".join(self.tokens[t] for t in ids).decode("utf-8", "replace").replace(WORD_START, " ").strip()
 
     def decode(self, heard: Encoded, bias: ContextBias | None = None, *, width: int = 1) -> list[int]:
-        """The best decode of one utterance, as token ids (without <s> and </s>): a beam search `width` wide
-        (1 is greedy), scored by the model's log-probabilities plus the bias bonuses along the way."""
+        """The best decode of one utterance, as token ids (without <s> and </s>)."""
+        return list(self.nbest(heard, bias, width=width)[0].tokens)
+
+    def nbest(self, heard: Encoded, bias: ContextBias | None = None, *, width: int = 1) -> list[Hypothesis]:
+        """The decodes of one utterance, best first (token ids without <s> and </s>): a beam search `width` wide
+        (1 is greedy), scored by the model's log-probabilities plus the bias bonuses along the way. The finished
+        hypotheses come first; when none finished (a runaway decode), the live beams."""
         hidden, mask = heard.hidden, heard.mask
         empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
         cache = dict.fromkeys(self._cache_names, empty)
@@ -230,7 +250,48 @@ class MoonshineModel:
                 else:
                     cache[name] = cache[name][order]
             beams = [beam for _, beam in kept]
-        return list(max(finished or beams, key=lambda b: b.score).tokens)
+        return sorted((Hypothesis(b.tokens, b.score) for b in finished or beams), key=lambda h: -h.score)
+
+    def likelihoods(self, heard: Encoded, spellings: list[list[int]]) -> list[float]:
+        """The model's log-probability of each token sequence (then </s>) as the whole utterance, no bias: the
+        closed-set scoring of speech-to-intent systems. All rows decode together, one step per token."""
+        if not spellings:
+            return []
+        rows, steps = len(spellings), max(len(s) for s in spellings) + 1
+        targets = np.full((rows, steps), END, np.int64)
+        for row, spelling in enumerate(spellings):
+            targets[row, : len(spelling)] = spelling
+        inputs = np.concatenate([np.full((rows, 1), START, np.int64), targets[:, :-1]], axis=1)
+        empty = np.zeros((rows, TINY["heads"], 0, TINY["head_dim"]), np.float32)
+        cache = dict.fromkeys(self._cache_names, empty)
+        total = np.zeros(rows)
+        for step in range(steps):
+            logits, *present = self._decoder.run(
+                None,
+                {
+                    "encoder_attention_mask": np.repeat(heard.mask, rows, 0),
+                    "input_ids": inputs[:, step : step + 1],
+                    "encoder_hidden_states": np.repeat(heard.hidden, rows, 0),
+                    "use_cache_branch": np.array([step > 0]),
+                    **cache,
+                },
+            )
+            scores = _log_softmax(logits[:, -1])
+            live = np.array([step <= len(s) for s in spellings])
+            total += np.where(live, scores[np.arange(rows), targets[:, step]], 0.0)
+            for name, value in zip(self._cache_names, present, strict=True):
+                if step == 0 or ".decoder." in name:
+                    cache[name] = value
+        return [float(t) for t in total]
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One reading of an utterance."""
+
+    tokens: tuple[int, ...]
+    score: float
+    """Log-probability plus the bias bonuses."""
 
 
 @dataclass(frozen=True)

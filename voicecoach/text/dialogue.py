@@ -6,6 +6,7 @@ audio. Replies are short on purpose: cause and fix first (under ~15 s spoken), d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -23,6 +24,9 @@ NOTHING_TO_REPEAT = "I haven't said anything yet. Tell me where your knee hurts.
 ACKNOWLEDGED = "Okay."
 NO_MORE = "That's all I have on that. Ask me about another knee problem, or say start the warm-up."
 FOLLOW_UPS = frozenset({"why", "fix", "cue", "more"})
+READING_WEIGHT = 3.0
+"""How many nats of the recogniser's score a reading may lag its best one and still be answered, per unit of the
+matcher's confidence in the knee answer it gets (`Dialogue.reading`). Chosen with benchmarks/bench_ear.py."""
 
 
 UNMATCHED = "unknown"
@@ -239,6 +243,25 @@ class Dialogue:
         speech, `confirm_unnamed`) whatever this dialogue's own rule."""
         reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True, sure=sure)
         return reply.intent in self.matcher.topic_ids
+
+    def reading(self, heard: str, others: Sequence[tuple[str, float]], *, weight: float = READING_WEIGHT) -> str:
+        """Of the recogniser's readings of one utterance (`heard` its best; `others` the rest, each with how far
+        behind the best the engine scored it), the one to answer: the best by the engine's score plus `weight`
+        times the confidence of the knee answer a reading gets outright (none: 0). A command or follow-up in the
+        best reading stands. The beam's best reading loses a knee word to an everyday one ("why does my knee
+        hurt on the left breast") where a close second keeps it ("... on the leg press")."""
+        if not others or self._asks_for_something(heard):
+            return heard
+        readings = [(heard, 0.0), *others]
+        return max(readings, key=lambda r: weight * self._outright_confidence(r[0]) - r[1])[0]
+
+    def _asks_for_something(self, heard: str) -> bool:
+        intent = self.matcher.match(heard).intent
+        return intent is not None and intent not in self.matcher.topic_ids
+
+    def _outright_confidence(self, heard: str) -> float:
+        reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True)
+        return reply.confidence if reply.intent in self.matcher.topic_ids else 0.0
 
     def reset(self) -> None:
         self.state = State()

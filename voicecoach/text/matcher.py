@@ -169,6 +169,10 @@ class Matcher:
             # treadmill topic even though "why" alone is a follow-up, and it may score a little lower.
             ranking = [(i, s + TOPIC_PREFERENCE if i in self.topic_ids else s) for i, s in ranking]
             ranking.sort(key=lambda item: -item[1])
+        if knee_named:
+            # A follow-up or the warm-up must be said in its own words (below); a knee question that merely uses
+            # one of their words ("does the treadmill cause knee pain": "cause" is "why") is judged on the rest.
+            ranking = [(i, s) for i, s in ranking if i not in OWN_WORDS_ONLY or self.said_as_command(tokens, i)]
         alarmed = knee_named and any(contains_phrase(tokens, alarm) for alarm in self._alarms)
         if alarmed and (among is None or RED_FLAG in among):
             # A warning sign beats any form advice: "my knee popped during squats" is not a squat question.
