@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's package and test lists
 
 import test_end_to_end  # noqa: E402
+import test_recognizer_moonshine  # noqa: E402
 import test_recognizer_pocketsphinx  # noqa: E402
 from conftest import AUDIO, fixture_name  # noqa: E402
 
@@ -29,9 +30,12 @@ VOICES: dict[str, tuple[str, int]] = {
     "en_165wpm": ("en", 165),
     "en_us_140wpm": ("en-us", 140),
     "en_200wpm": ("en", 200),
+    "en_us_150wpm": ("en-us", 150),
 }
 """Folder under audio/ -> (espeak-ng voice, words per minute). "": audio/ itself, espeak-ng's en-us at its
-default rate; the others are the three voices of tests/test_end_to_end.py (pyttsx3's default voice is "en")."""
+default rate; en_165wpm, en_us_140wpm, en_200wpm: the three voices of tests/test_end_to_end.py (pyttsx3's
+default voice is "en"); en_us_150wpm: the commands and the coach's words of tests/test_recognizer_moonshine.py,
+in bench_bargein.py's espeak-ng voice."""
 
 FIXTURES: dict[str, list[str]] = {
     "": [
@@ -44,6 +48,7 @@ FIXTURES: dict[str, list[str]] = {
         folder: [text for text, _ in test_end_to_end.QUESTIONS] + test_end_to_end.NOT_KNEE
         for folder in ("en_165wpm", "en_us_140wpm", "en_200wpm")
     },
+    "en_us_150wpm": [*test_recognizer_moonshine.INTERRUPTING, *test_recognizer_moonshine.COACH_SAYS],
 }
 """Folder -> what is said there: what the tests that recognise speech hear."""
 OTHER_VOICE = {"slow_down": "en-us+f2", "coach_start_the_warm_up": "en-us+klatt"}

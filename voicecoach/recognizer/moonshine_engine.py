@@ -22,7 +22,14 @@ from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
-from voicecoach.recognizer.moonshine_model import WORD_START, ContextBias, MoonshineModel, Tokenizer, bundled_model_dir
+from voicecoach.recognizer.moonshine_model import (
+    WORD_START,
+    ContextBias,
+    Encoded,
+    MoonshineModel,
+    Tokenizer,
+    bundled_model_dir,
+)
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
 BIAS = 2.5
@@ -44,12 +51,15 @@ first word is where the model is least sure: "knee pain after cardio" came out a
 READINGS_WITHIN = 4.0
 """The beam's other readings of a question kept for the dialogue (`Transcript.alternatives`): those scored within
 this many nats (log-probability plus bias) of the best. Chosen with benchmarks/bench_ear.py (see `--readings`)."""
-COMMAND_MARGIN = 3.5
-"""In the interrupt search, when the greedy reading holds no interrupting word, each command is scored as the
-whole utterance ("Skip."); the best is taken if the model finds it at most this many nats less likely than its
-own reading. Greedy reads espeak-ng's "resume" as "Missing." (3.3 nats above "Resume.") and Piper's "skip" as
-"s f"; the coach's counts and cues ("Seven.", "Push your knee out.") score commands 6-14 nats under. Chosen with
-benchmarks/bench_bargein.py (0: off)."""
+COMMAND_MARGIN = 4.5
+"""At the end of an utterance in the interrupt search, when the greedy reading holds no interrupting word, each
+command is scored as the whole utterance ("Skip."); the best is taken if the model finds it at most this many
+nats less likely than its own reading. The lifter's words rendered clean (4 voices, 9 commands): greedy missed
+espeak-ng's "resume" ("missing", 3.6 nats over "Resume."), Festival's ("for assume", 2.1) and espeak-ng's
+"quieter" ("quiet", 4.4); counts and cues ("Seven.", "Push your knee out.") score commands 6-14 nats under.
+Checked for false interruptions with benchmarks/bench_bargein.py (0: off)."""
+COMMAND_LEAD = 1.0
+"""... and only if it beats the next command by this many nats: an unclear sound is no command."""
 MAX_UTTERANCE_SECONDS = 8.0
 """As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
 PARTIAL_WINDOW_SECONDS = 1.5
@@ -104,9 +114,12 @@ def pause_after_lead(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None
 
 
 def command_spellings(tokenizer: Tokenizer) -> dict[str, list[int]]:
-    """Each interrupting word as the model writes a one-word utterance ("▁Sk ip ."), by the word."""
+    """Each interrupting command by its own name, as the model writes a one-word utterance ("▁Sk ip ."). Not the
+    other words that may cut in ("again", "next", "enough"): short everyday words, likely for any unclear sound
+    (Piper's "skip", read greedily as "s s s", scored "Again." 2.7 nats over itself, "Skip." 2.5)."""
+    names = {command.value for command in Command}
     spellings = {word: tokenizer.encode(f"{WORD_START}{word.capitalize()}.") for word in BARGE_IN_WORDS}
-    return {word: spelling for word, spelling in spellings.items() if spelling}
+    return {word: spelling for word, spelling in spellings.items() if spelling and word in names}
 
 
 def bias_words(domain: Domain) -> set[str]:
@@ -149,6 +162,7 @@ class MoonshineRecognizer:
         self._bias = self._domain_bias
         self._resume_bias = self._bias
         self._interrupting = False
+        self._commands_only = False
         self._beam = beam
         self._readings_within = readings_within
         self._partial = ("", 0)
@@ -217,27 +231,38 @@ class MoonshineRecognizer:
         return normalise(self.model.transcribe(samples, self._bias, width=self._beam))
 
     def _open_readings(self, samples: np.ndarray) -> tuple[str, tuple[Reading, ...]]:
-        """The best reading, and the beam's others within `readings_within` (distinct once normalised)."""
-        found = self.model.readings(samples, self._bias, width=self._beam, within=self._readings_within)
-        if not found:
-            return "", ()
+        """The best reading, and the beam's others within `readings_within` (distinct once normalised). During the
+        warm-up (commands only), a reading without a command is checked against the commands scored whole."""
+        heard = self.model.encode(samples)
+        hypotheses = self.model.nbest(heard, self._bias, width=self._beam)
         readings: dict[str, float] = {}
-        for text, behind in found:
+        for text, behind in self.model.readings(hypotheses, self._readings_within):
             readings.setdefault(normalise(text), behind)
+        if not readings:
+            return "", ()
         best, *others = readings
-        return best, tuple(Reading(text, readings[text]) for text in others if text)
+        if self._commands_only and hypotheses:
+            best = self._command_or(best, heard, [list(hypotheses[0].tokens), self.model.decode(heard)])
+        return best, tuple(Reading(text, readings[text]) for text in others if text and text != best)
 
     def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:
-        """Greedy (a barge-in must be quick); at the utterance's end, when that reads no interrupting word, the
-        closed set scored whole. Not in a partial result: a word cut short scores as another ("re" -> "Repeat.")."""
+        """Greedy (a barge-in must be quick); at the utterance's end, a reading without an interrupting word is
+        checked against the commands scored whole. Not in a partial result: a word cut short scores as another
+        ("re" -> "Repeat.")."""
         heard = self.model.encode(samples)
         tokens = self.model.decode(heard, self._bias)
         text = normalise(self.model.text(tokens))
-        if not ended or not self._command_margin or _BARGE_IN & set(text.split()):
+        return self._command_or(text, heard, [tokens, self.model.decode(heard)]) if ended else text
+
+    def _command_or(self, text: str, heard: Encoded, readings: list[list[int]]) -> str:
+        """`text`, or the command the utterance is when `text` holds none (`COMMAND_MARGIN`, `COMMAND_LEAD`), judged
+        against the model's `readings` of it: the biased one `text` came from and the unbiased greedy one (against
+        the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
+        if not self._command_margin or _BARGE_IN & set(text.split()):
             return text
-        free, *scores = self.model.likelihoods(heard, [tokens, *self._command_spellings.values()])
-        best = max(range(len(scores)), key=scores.__getitem__)
-        return list(self._command_spellings)[best] if scores[best] >= free - self._command_margin else text
+        choices = self._command_spellings
+        command = self.model.closest(heard, readings, choices, margin=self._command_margin, lead=COMMAND_LEAD)
+        return command or text
 
     def finish(self) -> Transcript | None:
         self._stream.end_stream()
@@ -252,6 +277,7 @@ class MoonshineRecognizer:
 
     def commands_only(self, enabled: bool) -> None:
         self.reset()
+        self._commands_only = enabled
         self._bias = self._resume_bias = self._command_bias if enabled else self._domain_bias
 
     def interrupt_only(self, enabled: bool) -> None:

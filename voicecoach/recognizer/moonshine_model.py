@@ -173,18 +173,27 @@ class MoonshineModel:
     def transcribe(self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int = 1) -> str:
         return self.text(self.decode(self.encode(samples), bias, width=width))
 
-    def readings(
-        self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int, within: float
-    ) -> list[tuple[str, float]]:
-        """The beam's distinct finished texts scored within `within` of the best, best first, each with how far
-        behind the best it is: the n-best list a dialogue may rescore (`Dialogue.reading`)."""
-        hypotheses = self.nbest(self.encode(samples), bias, width=width)
+    def readings(self, hypotheses: list[Hypothesis], within: float) -> list[tuple[str, float]]:
+        """The distinct texts of `nbest`'s hypotheses scored within `within` of the best, best first, each with how
+        far behind the best it is: the n-best list a dialogue may rescore (`Dialogue.reading`)."""
         best = hypotheses[0].score if hypotheses else 0.0
         found: dict[str, float] = {}
         for h in hypotheses:
             if h.score >= best - within:
                 found.setdefault(self.text(list(h.tokens)), best - h.score)
         return list(found.items())
+
+    def closest(
+        self, heard: Encoded, readings: list[list[int]], choices: dict[str, list[int]], *, margin: float, lead: float
+    ) -> str | None:
+        """Which of `choices` (name -> token spelling) the utterance is, scored whole against the model's own
+        `readings` of it: the best choice, if at most `margin` nats less likely than the likeliest reading and `lead`
+        nats more likely than the next choice; else None."""
+        scores = self.likelihoods(heard, [*readings, *choices.values()])
+        free, scores = max(scores[: len(readings)]), scores[len(readings) :]
+        best, second = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:2]
+        clear = scores[best] - scores[second] >= lead
+        return list(choices)[best] if clear and scores[best] >= free - margin else None
 
     def encode(self, samples: np.ndarray) -> Encoded:
         """Run the encoder once over an utterance (float32 audio in [-1, 1]); `decode` reads the result."""
