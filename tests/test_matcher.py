@@ -27,10 +27,10 @@ def matcher() -> Matcher:
     return Matcher(knowledge.load())
 
 
-def test_held_out_phrasings_top1_at_least_97_percent(matcher: Matcher) -> None:
+def test_held_out_phrasings_top1_at_least_98_percent(matcher: Matcher) -> None:
     score = accuracy(matcher, read_labelled(DATA / "heldout.tsv"))
     assert score.total >= 150
-    assert score.rate >= 0.97, score.misses
+    assert score.rate >= 0.98, score.misses
 
 
 def test_held_out_phrasings_are_not_copies_of_examples() -> None:
@@ -96,3 +96,16 @@ def test_clinc_unrelated_queries_never_start_the_warmup_or_get_advice(after: str
     score = unrelated_acted_on(knowledge.load(), load_clinc(CLINC, ["test", "oos_test"]), after=after)
     assert score.total > 5000
     assert score.right == 0, score.misses[:20]
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        ("does the treadmill cause knee pain", "knee_pain_treadmill"),  # "cause" is a "why" word: not a follow-up
+        ("why does my knee do that", "why"),  # a follow-up may still name the knee
+        ("knee warm up routine", "knee_pain_warmup"),  # advice that offers the routine, not the routine
+        ("start the warm up", "start_warmup"),
+    ],
+)
+def test_a_knee_question_is_not_taken_for_a_follow_up_or_the_warm_up(matcher: Matcher, said: str, intent: str) -> None:
+    assert matcher.match(said).intent == intent
