@@ -109,3 +109,12 @@ def test_clinc_unrelated_queries_never_start_the_warmup_or_get_advice(after: str
 )
 def test_a_knee_question_is_not_taken_for_a_follow_up_or_the_warm_up(matcher: Matcher, said: str, intent: str) -> None:
     assert matcher.match(said).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [("coach stop", "stop"), ("coach start the warm up", "start_warmup"), ("thanks coach", "thanks")],
+)
+def test_the_wake_word_in_a_request_weighs_like_a_function_word(matcher: Matcher, said: str, intent: str) -> None:
+    # `answer` on a recording and `ask` hear the wake word that the listener strips: "coach stop" is no thanks.
+    assert matcher.match(said).intent == intent

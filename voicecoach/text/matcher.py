@@ -61,7 +61,7 @@ FUNCTION_WORDS = frozenset(
     will shall may might must need want like just really very too also still even please now then when while
     how what why where which who whom whose get got make made know think let lets some any all more
     most much many each every im ive id youre thats whats its hey well oh um uh
-    one thing something anything tell say said way time day next long first good best bad use put start
+    coach one thing something anything tell say said way time day next long first good best bad use put start
     back gave give gives feel feels doing""".split()
 )
 FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
