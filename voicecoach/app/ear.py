@@ -28,9 +28,7 @@ class BargeInEar:
     canceller: EchoCanceller | None
     reference: ReferenceBuffer
     switch_when_moving: bool = True
-    """Switch to the canceller for a moving echo path if the measured delay drifts (only for "auto", and only for
-    two streams: one stream runs on one clock, so its delay cannot drift, and in gym noise its delay estimates
-    scattered over 4 ms and switched it to WebRTC, which lost more of the lifter's words: bargein_room.py)."""
+    """Switch to the canceller for a moving echo path if the measured delay drifts (only for "auto")."""
 
     @property
     def duplex(self) -> DuplexMicrophone | None:
@@ -87,5 +85,4 @@ def barge_in_ear(
         on_status("barge-in without echo cancellation: only 'stop' can cut in, and the coach may hear itself")
     else:
         on_status(f"barge-in: echo cancellation {chosen.name}, {how}")
-    one_clock = isinstance(microphone, DuplexMicrophone)
-    return BargeInEar(microphone, chosen, reference, switch_when_moving=canceller == "auto" and not one_clock)
+    return BargeInEar(microphone, chosen, reference, switch_when_moving=canceller == "auto")
