@@ -28,6 +28,8 @@ class ScriptedRecognizer:
 
     script: dict[int, Transcript] = field(default_factory=dict)
     partials: dict[int, str] = field(default_factory=dict)
+    speaking: set[int] = field(default_factory=set)
+    """Chunk indexes during which the lifter is talking (`hearing`)."""
     name: str = "scripted"
     description: str = "scripted"
     missing_words: frozenset[str] = frozenset()
@@ -45,6 +47,9 @@ class ScriptedRecognizer:
 
     def finish(self) -> Transcript | None:
         return None
+
+    def hearing(self) -> bool:
+        return self.fed in self.speaking
 
     def reset(self) -> None:
         self.resets += 1
@@ -175,11 +180,21 @@ def test_without_the_wake_word_only_a_clear_knee_question_is_a_turn(heard: str) 
 
 
 def test_wake_word_alone_opens_a_follow_up_window() -> None:
-    listener, _, voice, turns, clock = make({2: "coach", 5: "my knees hurt after the treadmill", 400: "why"})
-    feed(listener, clock, 6)
+    # Chunks are 30 ms: "coach" alone, 1.2 s of silence ("Yes?" after 0.6 s), then the question.
+    listener, _, voice, turns, clock = make({2: "coach", 42: "my knees hurt after the treadmill", 440: "why"})
+    feed(listener, clock, 43)
     assert voice.said[0] == "Yes?" and turns[0].reply.topic == "knee_pain_treadmill"
-    feed(listener, clock, 394)  # 12 s later the window has closed
+    feed(listener, clock, 397)  # 12 s later the window has closed
     assert len(turns) == 1
+
+
+def test_no_yes_over_a_lifter_who_talks_on_after_the_wake_word() -> None:
+    # "hey coach, ... my knees hurt after the treadmill": the endpointer ends an utterance at the pause, but the
+    # lifter is talking again before "Yes?" is due, so the coach keeps quiet and hears the whole question.
+    listener, recognizer, voice, turns, clock = make({2: "coach", 60: "my knees hurt after the treadmill"})
+    recognizer.speaking = set(range(12, 60))
+    feed(listener, clock, 61)
+    assert "Yes?" not in voice.said and [t.reply.topic for t in turns] == ["knee_pain_treadmill"]
 
 
 def test_follow_up_without_wake_word_inside_the_window() -> None:

@@ -347,3 +347,18 @@ def test_the_warm_up_scores_the_commands_whole_when_the_reading_holds_none() -> 
         assert scored["resume"] == "resume" and (greedy["resume"] != "resume" or not interrupting), (greedy, scored)
         assert sum(scored[w] == w for w in INTERRUPTING) >= 8, scored
         assert not any(set(scored[s].split()) & set(BARGE_IN_WORDS) for s in COACH_SAYS), scored
+
+
+@needs_model
+def test_the_engine_says_when_the_lifter_is_talking(
+    moonshine: Recognizer, audio_fixture: Callable[[str], Path]
+) -> None:
+    """`hearing()`: the listener holds its "Yes?" to a bare wake word while the lifter talks on."""
+    moonshine.reset()
+    chunks = list(wav_to_chunks(audio_fixture("my knees are sore after running")))
+    assert not moonshine.hearing()
+    for chunk in chunks[: len(chunks) // 2]:
+        assert moonshine.accept(chunk) is None
+    assert moonshine.hearing()
+    moonshine.finish()
+    assert not moonshine.hearing()

@@ -65,6 +65,9 @@ class ExclusiveRecognizer:
     def finish(self) -> Transcript | None:
         return None
 
+    def hearing(self) -> bool:
+        return False
+
     def reset(self) -> None:
         self._enter("reset", 0.002)
 

@@ -164,6 +164,9 @@ class CountingRecognizer:
     def partial(self) -> str:
         return str(self.inner.partial())
 
+    def hearing(self) -> bool:
+        return bool(self.inner.hearing())
+
     def finish(self) -> Any:
         try:
             return self._count(self.inner.finish())

@@ -44,6 +44,9 @@ class WhisperReference:
     def partial(self) -> str:
         return ""
 
+    def hearing(self) -> bool:
+        return bool(self._audio)
+
     def finish(self) -> Transcript | None:
         samples = np.frombuffer(b"".join(self._audio), "<i2").astype(np.float32) / 32768.0
         self._audio = []

@@ -47,6 +47,10 @@ earlier partials were often a prefix of another word (measured in benchmarks/ben
 WAKE_WITHIN_WORDS = 3
 """The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
 recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
+WAKE_REPLY_SECONDS = 0.6
+"""After the wake word alone, "Yes?" waits this long and is not said at all if the lifter talks on: people pause
+after "hey coach," and the coach's "Yes?" (its microphone muted while it speaks) cut the question that followed
+(Piper's voice, quiet, the listen loop: "knees ache after doing extensions" heard as "extensions")."""
 SILENT = (Command.STOP, Command.PAUSE, Command.START_WARMUP)
 """Commands answered by doing, not talking (the warm-up announces itself)."""
 
@@ -134,6 +138,8 @@ class Listener:
         self._saying = ""
         self._deaf_until = 0.0
         self._open_until = 0.0
+        self._yes_due = 0.0
+        """When to say "Yes?" to a wake word said alone, unless the lifter talks on (0: nothing pending)."""
         self._answered = False
         self.echo_cancelled = False
         """The session cleans the microphone of the coach's voice (audio.echo): barge-in on the cleaned signal."""
@@ -194,7 +200,14 @@ class Listener:
         if self._was_deaf:
             self.recognizer.reset()  # whatever it heard while the coach spoke is the coach
         transcript = self.recognizer.accept(chunk)
-        return self._heard(transcript) if transcript is not None else None
+        if transcript is not None:
+            self._yes_due = 0.0  # the lifter went on: the question, or something to ignore
+            return self._heard(transcript)
+        if self._yes_due and self.clock.monotonic() >= self._yes_due:
+            self._yes_due = 0.0
+            if not self.recognizer.hearing():
+                self._say(LISTENING)
+        return None
 
     @property
     def _was_deaf(self) -> bool:
@@ -271,7 +284,7 @@ class Listener:
             text, addressed, woken = " ".join(after), True, True
             if not after:
                 self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
-                self._say(LISTENING)
+                self._yes_due = self.clock.monotonic() + WAKE_REPLY_SECONDS
                 return None
             second = self._other_reading(transcript, text) or self._second_hearing(transcript, text)
             if second is not None:

@@ -105,6 +105,10 @@ class Recognizer(Protocol):
         """End of stream: flush and return the last utterance's final transcript, if any speech was heard."""
         ...
 
+    def hearing(self) -> bool:
+        """Speech has begun and its utterance has not ended: the lifter is talking right now."""
+        ...
+
     def reset(self) -> None:
         """Drop any utterance in progress (e.g. after the coach spoke over the microphone)."""
         ...

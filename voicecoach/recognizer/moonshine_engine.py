@@ -264,6 +264,9 @@ class MoonshineRecognizer:
         command = self.model.closest(heard, readings, choices, margin=self._command_margin, lead=COMMAND_LEAD)
         return command or text
 
+    def hearing(self) -> bool:
+        return bool(self._speech)
+
     def finish(self) -> Transcript | None:
         self._stream.end_stream()
         result = self._decode() if self._speech else None

@@ -184,6 +184,9 @@ class PocketSphinxRecognizer:
         hyp = self._decoder.hyp()
         return str(hyp.hypstr) if hyp is not None else ""
 
+    def hearing(self) -> bool:
+        return self._in_utterance
+
     def finish(self) -> Transcript | None:
         if not self._in_utterance:
             self._stream.restart()

@@ -102,6 +102,9 @@ class VoskRecognizer:
         data = _parse(self._recognizer.PartialResult())
         return _clean(str(data.get("partial", "")))
 
+    def hearing(self) -> bool:
+        return bool(self.partial())
+
     def finish(self) -> Transcript | None:
         return self._final(self._recognizer.FinalResult())
 
