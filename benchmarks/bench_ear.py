@@ -170,10 +170,8 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
     others = other_readings(transcripts)
     readings = ((heard, 0.0), *others)
     dialogue = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary)  # type: ignore[attr-defined]
-    if (reading := dialogue.reading(heard, others)) != heard:
-        heard, sure = reading, None
-    reply = dialogue.turn(heard, sure=sure)
-    return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, heard, True,
+    reply = dialogue.turn(heard, sure=sure, others=others)
+    return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, reply.heard, True,
                    max(computes) if computes else None, readings)  # fmt: skip
 
 

@@ -37,7 +37,7 @@ def replay(outcome: Outcome, dialogue: Dialogue, weight: float, within: float) -
     heard = dialogue.reading(best, [(t, b) for t, b in others if b <= within], weight=weight)
     dialogue.reset()
     reply = dialogue.turn(heard)
-    return Outcome(**{**outcome.__dict__, "heard": heard, "intent": reply.intent, "topic": reply.topic})
+    return Outcome(**{**outcome.__dict__, "heard": reply.heard, "intent": reply.intent, "topic": reply.topic})
 
 
 def main() -> None:

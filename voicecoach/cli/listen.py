@@ -83,9 +83,7 @@ def run_answer(args: argparse.Namespace) -> int:
     transcripts = transcribe_chunks(recognizer, chunks)
     heard, sure = heard_and_sure(transcripts)
     dialogue = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary)
-    if (reading := dialogue.reading(heard, other_readings(transcripts))) != heard:
-        heard, sure = reading, None
-    reply = dialogue.turn(heard, sure=sure)
+    reply = dialogue.turn(heard, sure=sure, others=other_readings(transcripts))
     if args.out:
         from voicecoach.voice import render_to_wav
 

@@ -234,15 +234,15 @@ class MoonshineRecognizer:
         """The best reading, and the beam's others within `readings_within` (distinct once normalised). During the
         warm-up (commands only), a reading without a command is checked against the commands scored whole."""
         heard = self.model.encode(samples)
-        hypotheses = self.model.nbest(heard, self._bias, width=self._beam)
+        hypotheses = self.model.nbest(heard, self._bias, width=self._beam)  # never empty, best first
+        top = hypotheses[0]
         readings: dict[str, float] = {}
-        for text, behind in self.model.readings(hypotheses, self._readings_within):
-            readings.setdefault(normalise(text), behind)
-        if not readings:
-            return "", ()
+        for h in hypotheses:
+            if h.score >= top.score - self._readings_within:
+                readings.setdefault(normalise(self.model.text(list(h.tokens))), top.score - h.score)
         best, *others = readings
-        if self._commands_only and hypotheses:
-            best = self._command_or(best, heard, [list(hypotheses[0].tokens), self.model.decode(heard)])
+        if self._commands_only:
+            best = self._command_or(best, heard, list(top.tokens))
         return best, tuple(Reading(text, readings[text]) for text in others if text and text != best)
 
     def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:
@@ -252,14 +252,15 @@ class MoonshineRecognizer:
         heard = self.model.encode(samples)
         tokens = self.model.decode(heard, self._bias)
         text = normalise(self.model.text(tokens))
-        return self._command_or(text, heard, [tokens, self.model.decode(heard)]) if ended else text
+        return self._command_or(text, heard, tokens) if ended else text
 
-    def _command_or(self, text: str, heard: Encoded, readings: list[list[int]]) -> str:
+    def _command_or(self, text: str, heard: Encoded, tokens: list[int]) -> str:
         """`text`, or the command the utterance is when `text` holds none (`COMMAND_MARGIN`, `COMMAND_LEAD`), judged
-        against the model's `readings` of it: the biased one `text` came from and the unbiased greedy one (against
-        the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
+        against the model's readings of it: the biased one `text` came from (`tokens`) and the unbiased greedy one,
+        decoded only now (against the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
         if not self._command_margin or _BARGE_IN & set(text.split()):
             return text
+        readings = [tokens, self.model.decode(heard)]
         choices = self._command_spellings
         command = self.model.closest(heard, readings, choices, margin=self._command_margin, lead=COMMAND_LEAD)
         return command or text

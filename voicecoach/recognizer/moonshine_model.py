@@ -173,16 +173,6 @@ class MoonshineModel:
     def transcribe(self, samples: np.ndarray, bias: ContextBias | None = None, *, width: int = 1) -> str:
         return self.text(self.decode(self.encode(samples), bias, width=width))
 
-    def readings(self, hypotheses: list[Hypothesis], within: float) -> list[tuple[str, float]]:
-        """The distinct texts of `nbest`'s hypotheses scored within `within` of the best, best first, each with how
-        far behind the best it is: the n-best list a dialogue may rescore (`Dialogue.reading`)."""
-        best = hypotheses[0].score if hypotheses else 0.0
-        found: dict[str, float] = {}
-        for h in hypotheses:
-            if h.score >= best - within:
-                found.setdefault(self.text(list(h.tokens)), best - h.score)
-        return list(found.items())
-
     def closest(
         self, heard: Encoded, readings: list[list[int]], choices: dict[str, list[int]], *, margin: float, lead: float
     ) -> str | None:

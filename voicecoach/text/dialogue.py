@@ -230,8 +230,12 @@ class Dialogue:
         self.confirm_unnamed = confirm_unnamed
         self.state = State()
 
-    def turn(self, heard: str, *, sure: str | None = None) -> Reply:
-        """`sure`: the words of `heard` the recogniser is confident of (None: all of them, as for typed text)."""
+    def turn(self, heard: str, *, sure: str | None = None, others: Sequence[tuple[str, float]] = ()) -> Reply:
+        """`sure`: the words of `heard` the recogniser is confident of (None: all of them, as for typed text).
+        `others`: the recogniser's other readings of the same utterance, each with how far behind `heard` it is;
+        when `reading` takes one, it is answered on all its words (the reply's `heard` says which)."""
+        if (chosen := self.reading(heard, others)) != heard:
+            heard, sure = chosen, None
         reply, self.state = respond(
             self.kb, self.matcher, self.state, heard, confirm_unnamed=self.confirm_unnamed, sure=sure
         )

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
+from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase
 from voicecoach.text.normalize import Normalizer, contains_phrase, stem
 
@@ -27,8 +28,7 @@ KNEE_WORDS = frozenset(stem(w) for w in ("knee", "kneecap", "patella", "patellar
 
 DEFAULT_THRESHOLD = 0.45
 """Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
-WARM_UP = "start_warmup"
-OWN_WORDS_ONLY = frozenset({WARM_UP, "why", "fix", "cue", "more"})
+OWN_WORDS_ONLY = frozenset({Command.START_WARMUP.value, "why", "fix", "cue", "more"})
 """Intents that cost a lifter when taken wrongly: a ten-minute routine starts, or knee advice follows from a
 question about something else ("how do I change my oil" is not "what should I change"). They must be said in
 their own words; "yes", "repeat" or "louder" stay forgiving, since people say those in a thousand ways."""
@@ -246,7 +246,7 @@ class Matcher:
         if not said:
             return False
 
-        if intent == WARM_UP and any(t in KNEE_WORDS for t in said):
+        if intent == Command.START_WARMUP.value and any(t in KNEE_WORDS for t in said):
             # "knee warm up routine", "start the knee warm up": a question for the warm-up topic, whose answer
             # offers the routine, not ten minutes of counting started on a word that may be misheard.
             return False
