@@ -14,7 +14,8 @@ reported: whether the warm-up acted, seconds from the end of the word, and inter
 The coach's microphone and speaker run as `voicecoach listen` runs them for barge-in: one full-duplex stream
 (`--streams duplex`, audio.duplex) or two (`--streams separate`); `--canceller auto` picks by that and switches
 when the measured echo delay drifts (audio.echo_reference.MOVING_PATH_SECONDS). `--noise-snr DB` loops gym noise
-(shared tools/gym_noise.py) into the lifter's sink DB under the lifter's words, from before the first word on.
+(shared tools/gym_noise.py) into the microphone's sink (see `_gym_noise`) DB under the lifter's words, from before
+the first word on.
 With `--answers N`, the coach also reads N long answers and the lifter says "stop" 4 s into each: reported,
 whether the answer went silent within 0.5 s of the word's end (read off the player, which stops within a block).
 """
@@ -262,8 +263,11 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
 
 def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float) -> Any:
-    """Gym noise looped into the lifter's sink, `snr` dB under the lifter's words (their speech RMS, as
-    gym_noise.py mix measures it), from before the first word to the end: bench_soak's `RoomPlayer`."""
+    """Gym noise played into the microphone's sink, `snr` dB under the lifter's words (their speech RMS, as
+    gym_noise.py mix measures it), from before the first word to the end: bench_soak's `RoomPlayer`. Not through
+    the lifter's module-loopback: its adaptive resampler, running non-stop, moved the microphone sink's timing, and
+    the coach's echo delay with it (13 -> 5 -> 3 -> -24 ms within two minutes, measured), which a speaker and a
+    microphone on one card never do; the lifter's words are short, and pass through it."""
     import os
     import tempfile
 
@@ -273,8 +277,8 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     levels = [bench_soak.speech_rms(bench_soak.read_wav(path)) for files in words.values() for path in files.values()]
     level = lifter_gain * float(np.mean(levels)) / 10 ** (snr / 20)
     out = Path(tempfile.gettempdir()) / "voicecoach-bargein" / "gym-noise-120s.wav"
-    print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), looped into the room", flush=True)
-    return bench_soak.RoomPlayer(bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ))
+    print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), played into the room", flush=True)
+    return bench_soak.RoomPlayer(bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ), device="mic", latency_ms=20)
 
 
 def _record(stage: Any, folder: Path) -> None:

@@ -186,7 +186,7 @@ class RoomPlayer:
     block is written is within a few hundred ms of when the room hears it.
     """
 
-    def __init__(self, noise: np.ndarray, env: dict[str, str]) -> None:
+    def __init__(self, noise: np.ndarray, env: dict[str, str], device: str = "gym", latency_ms: int = 100) -> None:
         self._noise = noise
         self._pos = 0
         self._overlay: np.ndarray | None = None
@@ -200,8 +200,8 @@ class RoomPlayer:
         """Samples written so far (see `lag_seconds`)."""
         self.error: str | None = None
         self.proc = subprocess.Popen(
-            ["pacat", "--playback", "--raw", "--device=gym", "--format=s16le", f"--rate={RATE}", "--channels=1",
-             "--latency-msec=100", "--client-name=soak-gym-noise"],
+            ["pacat", "--playback", "--raw", f"--device={device}", "--format=s16le", f"--rate={RATE}", "--channels=1",
+             f"--latency-msec={latency_ms}", "--client-name=soak-gym-noise"],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip

@@ -218,6 +218,7 @@ def test_echo_stage_switches_canceller_once_the_echo_path_moves(drift: float, sw
         ([45.6, 8.4, 45.6, 60.0, 45.7], False),  # one stream, one clock: wrong peaks beside a steady delay
         ([29.8, 29.8, 26.7, 26.7, 26.7], False),  # a one-off jump, steady after it
         ([27.1, 27.1, 26.9, 26.6, 26.5], True),  # module-loopback's two clocks: a steady drift
+        ([-4.9, -4.9, -5.6, -5.6, -5.6], False),  # gym noise joined the sink: a small step, steady after it
     ],
 )
 def test_wrong_delay_peaks_are_not_a_moving_echo_path(delays_ms: list[float], switches: bool) -> None:
@@ -228,3 +229,23 @@ def test_wrong_delay_peaks_are_not_a_moving_echo_path(delays_ms: list[float], sw
     stage.delay.measured = [d / 1000 for d in delays_ms]
     stage._check_path()
     assert (stage.name == "speex-residual") is switches
+
+
+def test_a_step_of_the_echo_path_is_followed_at_once_and_is_not_movement() -> None:
+    """The room with gym noise after an underrun (bargein_room.py): the delay stepped 60 -> 32 ms and settled to
+    31.3 ms. The offset follows the second estimate of a step; one wrong peak moves nothing; the settling does not
+    switch the canceller."""
+    if not loadable("speex"):
+        pytest.skip("echo canceller speex does not load here")
+    stage = EchoStage(make_canceller("speex"), ReferenceBuffer(), moving_path=make_canceller("speex-residual"))
+    delay = stage.delay
+    for ms in [60.0, 60.0, 8.4, 60.0, 60.0]:
+        delay._add(ms / 1000)
+    assert (delay.jumps, round(delay.offset * 1000, 1)) == (0, 60.0)
+    delay._add(0.0323)
+    assert round(delay.offset * 1000, 1) == 60.0  # one far estimate: wait for the next
+    for ms in [32.3, 32.3, 31.5, 31.5, 31.5, *[31.3] * 10]:
+        delay._add(ms / 1000)
+        stage._check_path()
+        assert stage.name == "speex", delay.measured
+    assert (delay.jumps, round(delay.offset * 1000, 1)) == (1, 31.3)

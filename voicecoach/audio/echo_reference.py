@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from itertools import pairwise
 
 import numpy as np
 
@@ -32,11 +34,20 @@ JUMP_SECONDS = 0.02
 MOVING_PATH_SECONDS = 0.00025
 """The measured echo delays (the last four, one a second) spread wider than this: the echo path moves. Measured in
 the PulseAudio room: one stream on one clock 0.1 ms; through a module-loopback, whose adaptive resampler plays
-two clocks, 0.6 ms within five seconds, and speex then cut answers short (bargein_room.py)."""
+two clocks, 0.6 ms within five seconds, and speex then cut answers short (bargein_room.py). Only a drift, though:
+the delay changes between at least DRIFT_CHANGES of the three pairs of neighbouring estimates. A step that then
+holds is no drift: with gym noise looped into the room the delay stepped 0.7 ms and held (another stream joined
+the microphone's sink), and switching to WebRTC there lost the lifter's words (14 of 32 warm-up commands)."""
+DRIFT_CHANGES = 2
 
 OUTLIER_SECONDS = 0.002
 """A delay estimate this far from the median is a wrong peak, not movement: the warm-up's repeated counts correlate
-at several lags (estimates of 8 and 60 ms beside a steady 45.6 ms, measured), and a one-off jump stays one-off."""
+at several lags (estimates of 8 and 60 ms beside a steady 45.6 ms, measured), and a one-off jump stays one-off.
+Two in a row that agree with each other are a step of the path (`DelayEstimator.jumps`)."""
+SETTLE_ESTIMATES = 8
+"""After a step the delay settles for a few seconds (measured in the room with gym noise, after an underrun:
+60.0 ms, then 32.3, 32.3, 32.3, 31.5, 31.5, 31.5 and 31.3 ms for minutes): only the estimates after that count
+as movement (EchoStage switches cancellers on movement). Before, that settling switched speex to WebRTC."""
 
 log = logging.getLogger("voicecoach.audio")
 
@@ -107,6 +118,11 @@ NEAR_RATIO_DB = -12.0
 echo alone comes out 25-70 dB down (ERLE), a voice over the echo only a few dB down."""
 NEAR_FLOOR = 60.0
 """RMS below which a chunk is silence whatever the ratio."""
+NEAR_ABOVE_ROOM_DB = 10.0
+"""...and a near-end chunk stands this far above the room: the quietest tenth of the cleaned signal's last 3 s
+(NEAR_ROOM_CHUNKS). Gym babble and music are near-end too, and without this the gate stood open for all of them:
+the interrupt search decoded the noise non-stop (a core's worth of CPU) and took its words for commands."""
+NEAR_ROOM_CHUNKS = 100
 
 
 CONVERGE_SECONDS = 5.0
@@ -142,12 +158,20 @@ class NearEndGate:
         self.window = window_chunks
         self.needed = needed
         self._recent: list[bool] = []
+        self._room: deque[float] = deque(maxlen=NEAR_ROOM_CHUNKS)
+        """The cleaned signal's energy per chunk, lately (see NEAR_ABOVE_ROOM_DB)."""
 
     def update(self, near: np.ndarray, cleaned: np.ndarray) -> bool:
         """Feed one chunk (microphone, cleaned); True if enough near-end chunks were heard in the window."""
         mic = float(np.mean(near.astype(np.float64) ** 2)) + 1e-9
         out = float(np.mean(cleaned.astype(np.float64) ** 2))
-        lifter = out > NEAR_FLOOR**2 and 10 * np.log10(out / mic + 1e-12) > NEAR_RATIO_DB
+        self._room.append(out)
+        room = sorted(self._room)[len(self._room) // 10]
+        lifter = (
+            out > NEAR_FLOOR**2
+            and 10 * np.log10(out / mic + 1e-12) > NEAR_RATIO_DB
+            and out > room * 10 ** (NEAR_ABOVE_ROOM_DB / 10)
+        )
         self._recent.append(bool(lifter))
         del self._recent[: -self.window]
         return self.open
@@ -175,6 +199,12 @@ class DelayEstimator:
         self.reference = reference
         self.offset = 0.0
         self.measured: list[float] = []
+        """The last five estimates since the path last stepped and settled (seconds)."""
+        self.jumps = 0
+        """Steps of the echo path so far: two estimates in a row that agree, far from the last ones."""
+        self._step: float | None = None
+        """An estimate far from the others, waiting for the next to say whether the path stepped."""
+        self._settling = 0
         self._mic: list[np.ndarray] = []
         self._start: float | None = None
 
@@ -202,9 +232,28 @@ class DelayEstimator:
         spectrum = np.conj(np.fft.rfft(mic, size)) * np.fft.rfft(ref, size)
         corr = np.fft.irfft(spectrum / (np.abs(spectrum) + 1e-9), size)[: 2 * span]
         peak = int(np.argmax(corr))
-        if corr[peak] < 6 * np.median(np.abs(corr)):
+        clarity = float(corr[peak] / (np.median(np.abs(corr)) + 1e-12))
+        log.debug("echo delay %.1f ms, peak %.1f x the median", 1000 * (peak / SAMPLE_RATE - self.SEARCH), clarity)
+        if clarity < 6:
             return  # no clear echo (the lifter talking, or too little of the coach in the microphone)
-        self.measured = [*self.measured[-4:], peak / SAMPLE_RATE - self.SEARCH]
+        self._add(peak / SAMPLE_RATE - self.SEARCH)
+
+    def _add(self, estimate: float) -> None:
+        if self.measured and abs(estimate - self.offset) > OUTLIER_SECONDS:
+            stepped = self._step is not None and abs(estimate - self._step) <= OUTLIER_SECONDS
+            self._step = None if stepped else estimate
+            if not stepped:
+                return  # a wrong peak, or the first of a step: the next estimate tells
+            self.jumps += 1
+            self._settling = SETTLE_ESTIMATES
+            log.info("the echo path stepped: delay %.1f -> %.1f ms", 1000 * self.offset, 1000 * estimate)
+        else:
+            self._step = None
+        if self._settling:  # follow the path while it settles; start counting once it has
+            self._settling -= 1
+            self.measured = [estimate]
+        else:
+            self.measured = [*self.measured[-4:], estimate]
         self.offset = float(np.median(self.measured))
 
 
@@ -240,7 +289,10 @@ class EchoStage:
         usable = len(near) - len(near) % FRAME
         if not usable:
             return chunk, True
+        jumps = self.delay.jumps
         self.delay.feed(chunk.captured, near)
+        if self.delay.jumps != jumps:
+            self.gate.reset()  # until the delay was re-measured the echo went through: that was not the lifter
         if self.moving_path is not None and self.delay.measured is not self._checked:
             self._checked = self.delay.measured  # a new estimate comes once a second, not with every chunk
             self._check_path()
@@ -257,7 +309,8 @@ class EchoStage:
             return
         middle = float(np.median(measured))
         steady = [m for m in measured if abs(m - middle) <= OUTLIER_SECONDS]
-        if len(steady) < 3 or max(steady) - min(steady) <= MOVING_PATH_SECONDS:
+        changes = sum(abs(later - earlier) * SAMPLE_RATE > 0.5 for earlier, later in pairwise(steady))
+        if len(steady) < 3 or max(steady) - min(steady) <= MOVING_PATH_SECONDS or changes < DRIFT_CHANGES:
             return
         assert self.moving_path is not None
         log.warning(
