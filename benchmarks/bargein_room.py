@@ -278,7 +278,9 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     level = lifter_gain * float(np.mean(levels)) / 10 ** (snr / 20)
     out = Path(tempfile.gettempdir()) / "voicecoach-bargein" / "gym-noise-120s.wav"
     print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), played into the room", flush=True)
-    return bench_soak.RoomPlayer(bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ), device="mic", latency_ms=20)
+    return bench_soak.RoomPlayer(
+        bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ), device="mic", latency_ms=20
+    )
 
 
 def _record(stage: Any, folder: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
-from voicecoach.recognizer.moonshine_engine import normalise
+from voicecoach.recognizer.moonshine_engine import loud_span, normalise
 from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
@@ -362,3 +362,13 @@ def test_the_engine_says_when_the_lifter_is_talking(
     assert moonshine.hearing()
     moonshine.finish()
     assert not moonshine.hearing()
+
+
+def test_the_interrupt_search_hears_only_the_loud_part_of_its_window() -> None:
+    """Chatter 20 dB under a word close to the microphone is cut off both sides, less 150 ms of padding."""
+    rng = np.random.default_rng(5)
+    chatter = rng.standard_normal(24_000) * 0.01
+    word = np.concatenate([chatter[:8_000], rng.standard_normal(4_800) * 0.1 + chatter[8_000:12_800], chatter[12_800:]])
+    assert loud_span(word.astype(np.float32)) == slice(8_000 - 2_400, 12_800 + 2_400)
+    span = loud_span(chatter.astype(np.float32))
+    assert span.stop - span.start > 0.9 * len(chatter)  # nothing stands out: all of it

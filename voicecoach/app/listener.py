@@ -25,17 +25,14 @@ from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Recognizer, Transcript
+from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
 from voicecoach.text.spoken import SPEAKING_RATE
 from voicecoach.voice.base import Voice, words_around
 
 BARGE_IN = {"stop": Command.STOP, "quiet": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE}
 """Words that may interrupt the coach mid-sentence without echo cancellation (heard in partial results)."""
-INTERRUPT = {
-    "stop": Command.STOP, "enough": Command.STOP, "pause": Command.PAUSE, "resume": Command.RESUME,
-    "skip": Command.SKIP, "next": Command.SKIP, "repeat": Command.REPEAT, "again": Command.REPEAT,
-    "slower": Command.SLOWER, "faster": Command.FASTER, "louder": Command.LOUDER, "quieter": Command.QUIETER,
-}  # fmt: skip
+INTERRUPT = {word: Command(word) for word in BARGE_IN_WORDS}
 """With echo cancellation: the words the recogniser's interrupt search listens for while the coach speaks."""
 OVER_ANSWERS = (Command.STOP, Command.SLOWER, Command.FASTER, Command.LOUDER, Command.QUIETER)
 """Interrupting commands that mean something over an answer (the rest only steer the warm-up)."""

@@ -31,12 +31,12 @@ def lm_corpus(domain: Domain, *, garbage_repeat: int = 2, commands_only: bool = 
     return "\n".join(lines) + "\n"
 
 
-BARGE_IN_WORDS = (
-    "stop", "enough", "pause", "resume", "skip", "next", "repeat", "again", "slower", "faster", "louder", "quieter",
-)  # fmt: skip
-"""What the barge-in search ("interrupt") can hear while the coach speaks: the commands that may cut in. No
-"quiet", "go", "wait": their partial results were prefixes of other commands ("quieter" -> "quiet" = stop)."""
-BARGE_IN_FILLERS = ("the", "a", "to", "it", "and", "so", "okay", "yeah", "uh", "oh", "hey", "coach")
+BARGE_IN_WORDS = ("stop", "pause", "resume", "skip", "repeat", "slower", "faster", "louder", "quieter")
+"""What the barge-in search ("interrupt") can hear while the coach speaks: the commands that may cut in, by their
+own names. No "quiet", "go", "wait": their partial results were prefixes of other commands ("quieter" -> "quiet" =
+stop). No "next", "again", "enough": everyday words that gym chatter says too; in the echo room with gym noise
+they stopped or skipped the warm-up with nobody asking ("sounds enough", "the next step is ...")."""
+BARGE_IN_FILLERS = ("the", "a", "to", "it", "and", "so", "okay", "yeah", "uh", "oh", "hey", "coach", "next", "again")
 """A few short everyday words: somewhere for a cough or a half-cancelled echo to go that is not a command."""
 
 

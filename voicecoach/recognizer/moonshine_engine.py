@@ -76,6 +76,16 @@ the listen path 8 points under the file), so `Transcript.rehear` decodes the aud
 PAUSE_BELOW_DB = 20.0
 """A 10 ms frame is part of a pause when it is this far under the utterance's loud frames (95th percentile): in
 gym noise 20 dB under the voice the pause still shows; at 10 dB it does not, and there is no second hearing."""
+LOUD_SPAN_DB = 15.0
+"""In the interrupt search the model hears only the loud part of what it decodes: from the first to the last 10 ms
+frame within this many dB of the loudest (plus LOUD_SPAN_PAD_SECONDS either side). The lifter calls a command
+close to the microphone; gym chatter 20 dB under it, left in, decoded as words around the command ("you can see
+that it's a ...") and the command was lost or late."""
+LOUD_SPAN_PAD_SECONDS = 0.15
+WORD_OVER_SECONDS = 0.05
+"""A partial result's word is over when its padded loud span ends this long before the window does (its last loud
+frame 0.2 s back): the commands are then scored whole on it, as at the utterance's end. In gym noise the
+endpointer hears the end of a word late, and a short "skip" read as "s s s" waited past the 1 s bound for it."""
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 _BARGE_IN = frozenset(BARGE_IN_WORDS)
 
@@ -113,13 +123,25 @@ def pause_after_lead(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None
     return None
 
 
+def loud_span(samples: np.ndarray, rate: int = SAMPLE_RATE) -> slice:
+    """Where in `samples` the loud part is: from the first to the last frame within LOUD_SPAN_DB of the loudest,
+    padded by LOUD_SPAN_PAD_SECONDS, within the samples."""
+    step = rate // 100
+    frames = len(samples) // step
+    if frames < 2:
+        return slice(0, len(samples))
+    level = 20 * np.log10(np.sqrt(np.mean(samples[: frames * step].reshape(frames, step) ** 2, axis=1)) + 1e-7)
+    loud = np.flatnonzero(level >= level.max() - LOUD_SPAN_DB)
+    pad = int(LOUD_SPAN_PAD_SECONDS * rate)
+    return slice(max(0, int(loud[0]) * step - pad), min(len(samples), (int(loud[-1]) + 1) * step + pad))
+
+
 def command_spellings(tokenizer: Tokenizer) -> dict[str, list[int]]:
-    """Each interrupting command by its own name, as the model writes a one-word utterance ("▁Sk ip ."). Not the
-    other words that may cut in ("again", "next", "enough"): short everyday words, likely for any unclear sound
-    (Piper's "skip", read greedily as "s s s", scored "Again." 2.7 nats over itself, "Skip." 2.5)."""
-    names = {command.value for command in Command}
+    """Each interrupting command by its own name, as the model writes a one-word utterance ("▁Sk ip ."). Only
+    those: short everyday words are likely for any unclear sound (Piper's "skip", read greedily as "s s s", scored
+    "Again." 2.7 nats over itself, "Skip." 2.5)."""
     spellings = {word: tokenizer.encode(f"{WORD_START}{word.capitalize()}.") for word in BARGE_IN_WORDS}
-    return {word: spelling for word, spelling in spellings.items() if spelling and word in names}
+    return {word: spelling for word, spelling in spellings.items() if spelling}
 
 
 def bias_words(domain: Domain) -> set[str]:
@@ -194,7 +216,7 @@ class MoonshineRecognizer:
         self._partial = ("", 0)
         others: tuple[Reading, ...] = ()
         if self._interrupting:
-            text, rehear = self._interrupt_text(samples, ended=True), None
+            text, rehear = self._interrupt_text(samples[loud_span(samples)], ended=True), None
         else:
             text, others = self._open_readings(samples)
             rehear = self._after_pause(samples)
@@ -223,7 +245,8 @@ class MoonshineRecognizer:
             return text
         window = b"".join(self._speech)[-int(PARTIAL_WINDOW_SECONDS * SAMPLE_RATE) * 2 :]
         samples = np.frombuffer(window, "<i2").astype(np.float32) / 32768.0
-        text = self._interrupt_text(samples)
+        span = loud_span(samples)
+        text = self._interrupt_text(samples[span], ended=len(samples) - span.stop >= WORD_OVER_SECONDS * SAMPLE_RATE)
         self._partial = (text, size)
         return text
 
@@ -246,9 +269,9 @@ class MoonshineRecognizer:
         return best, tuple(Reading(text, readings[text]) for text in others if text and text != best)
 
     def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:
-        """Greedy (a barge-in must be quick); at the utterance's end, a reading without an interrupting word is
-        checked against the commands scored whole. Not in a partial result: a word cut short scores as another
-        ("re" -> "Repeat.")."""
+        """Greedy (a barge-in must be quick); once the word has `ended` (the utterance's end, or its loud part over
+        in a partial result), a reading without an interrupting word is checked against the commands scored whole.
+        Not while the word may go on: a word cut short scores as another ("re" -> "Repeat.")."""
         heard = self.model.encode(samples)
         tokens = self.model.decode(heard, self._bias)
         text = normalise(self.model.text(tokens))
