@@ -38,6 +38,11 @@ UNNAMED_TOPIC_UNSEEN = 1
 """A knee topic asked without naming the knee may have at most this many words the knowledge base never uses:
 "are sissy squats safe" (one) is a question for the coach, "how long should a cold last before I call a
 doctor" (three) is not."""
+NAMED_TOPIC_UNSEEN = 2
+"""... and one that names the knee, at most this many: a question a person asks about the knee uses the coach's
+words (typed held-out questions: at most one the knowledge base never uses), but a misheard sentence about
+something else can pick up a "knee" ("tail my bang can't even under knee ... six tunnel thirty": six unseen, knee
+advice, spoken CLINC150 queries in benchmarks/bench_ear.py)."""
 BARE_OWN_SHARE = 0.8
 """... and of an utterance of function words only ("why is that", "tell me more"), this share by weight. Both
 chosen with benchmarks/bench_matcher.py: CLINC150 test queries acted on 55 -> 0 of 5,290 (alone and as
@@ -184,14 +189,13 @@ class Matcher:
             return Match(None, round(1.0 - top[1], 3), top[0], round(top[1], 3), elsewhere, words)
         (intent, score), rest = ranking[0], ranking[1:]
         runner_up, runner_score = rest[0] if rest else (None, 0.0)
-        unnamed_topic = (
-            intent in self.topic_ids and not knee_named and self._unseen_count(tokens) > UNNAMED_TOPIC_UNSEEN
-        )
-        if unnamed_topic or (intent in OWN_WORDS_ONLY and not self.said_as_command(tokens, intent)):
+        unseen_allowed = NAMED_TOPIC_UNSEEN if knee_named else UNNAMED_TOPIC_UNSEEN
+        unfamiliar = intent in self.topic_ids and self._unseen_count(tokens) > unseen_allowed
+        if unfamiliar or (intent in OWN_WORDS_ONLY and not self.said_as_command(tokens, intent)):
             # "what is global warming" is not "start the warm-up", "how do I change my oil" is not "what
             # should I change", "how long should a cold last before I call a doctor" is no warm-up advice:
-            # a command is said in its own words, and a question that does not name the knee in words the
-            # knowledge base knows, with little else around them.
+            # a command is said in its own words, and a knee question in words the knowledge base knows, with
+            # little else around them (a little more when it names the knee).
             return Match(None, round(1.0 - score, 3), intent, round(min(score, 1.0), 3), elsewhere, words)
         rival = None
         if intent in self.topic_ids and intent != RED_FLAG:
