@@ -77,6 +77,11 @@ def test_the_bias_follows_a_domain_word_from_its_first_token_to_its_last() -> No
     assert ID["s"] in after_ee and ID[W + "kn"] in after_ee  # "knee" is complete: "s" continues it, or a new word
 
 
+def test_the_knee_gets_a_further_bonus_on_its_first_piece_only() -> None:
+    bias = ContextBias.build(["knees", "knee", "my"], Tokenizer(TOKENS), bonus=2.0, first={"knee": 1.0})
+    assert bias.first == {ID[W + "kn"]: 1.0}  # shared by "knee" and "knees"; "▁my" and "ee" get no more
+
+
 def test_moonshine_text_is_spelled_as_the_domain_spells_it() -> None:
     assert normalise("Coach, start the warm-up!") == "coach start the warm up"
     assert normalise("  My knee's SORE.  ") == "my knee's sore"

@@ -48,6 +48,13 @@ BEAM = 6
 first word is where the model is least sure: "knee pain after cardio" came out as "we paint ...". At bias 2.5 (as
 `BIAS`): width 4 64.5%, 6 66.3%, 8 67.9% right; one decode of a question took 90 ms greedy, 113 ms at width 6 and
 138 ms at 8 (two x86 cores, quiet machine)."""
+KNEE_BIAS = 1.0
+"""A further bonus for starting the word every knee question names ("knee", "knees": one first piece). Without it
+the model heard another word there in every voice ("please feel bad after squatting", "my lead is locked", "what
+is the best need exercise"). Quiet held-out questions, 4 voices, right / wrong advice / out-of-domain advice
+(benchmarks/bench_ear.py, answer path): 0: 85.3 / 1.6 / 0.7%, 1.0: 87.6 / 1.6 / 1.0%, 2.0: 88.7 / 1.8 / 1.0%.
+The gain is mostly espeak-ng's (70.5 -> 77.9% for en+m3), Festival's 94.7 -> 95.8%, Piper's none (96.8%), so
+the smaller bonus: chosen on that set, as BIAS was."""
 READINGS_WITHIN = 4.0
 """The beam's other readings of a question kept for the dialogue (`Transcript.alternatives`): those scored within
 this many nats (log-probability plus bias) of the best. Chosen with benchmarks/bench_ear.py (see `--readings`)."""
@@ -166,6 +173,7 @@ class MoonshineRecognizer:
         beam: int = BEAM,
         readings_within: float = READINGS_WITHIN,
         command_margin: float = COMMAND_MARGIN,
+        knee_bias: float = KNEE_BIAS,
         threads: int = 2,
     ) -> None:
         found = folder or bundled_model_dir()
@@ -176,7 +184,8 @@ class MoonshineRecognizer:
         self.open_vocabulary = True
         content = bias_words(domain)
         commands = {w for phrase in domain.commands for w in phrase.split() if len(w) > 2}
-        self._domain_bias = ContextBias.build(sorted(content), self.model.tokenizer, bias) if bias else None
+        knee = {"knee": knee_bias}  # "knees" starts with the same piece
+        self._domain_bias = ContextBias.build(sorted(content), self.model.tokenizer, bias, knee) if bias else None
         self._command_bias = ContextBias.build(sorted(commands), self.model.tokenizer, bias) if bias else None
         self._interrupt_bias = ContextBias.build(BARGE_IN_WORDS, self.model.tokenizer, INTERRUPT_BIAS) if bias else None
         self._command_spellings = command_spellings(self.model.tokenizer)

@@ -135,10 +135,19 @@ class ContextBias:
     bonus: float
     children: dict[int, dict[int, Any]] = field(default_factory=dict)
     """token -> subtrie; a subtrie's key -1 marks the end of a word."""
+    first: dict[int, float] = field(default_factory=dict)
+    """token -> a further bonus when it starts a word: the first piece of a word that matters most."""
 
     @classmethod
-    def build(cls, words: Iterable[str], tokenizer: Tokenizer, bonus: float) -> ContextBias:
+    def build(
+        cls, words: Iterable[str], tokenizer: Tokenizer, bonus: float, first: dict[str, float] | None = None
+    ) -> ContextBias:
+        """`first`: words whose first piece gets a further bonus (a word and its plural may share it)."""
         bias = cls(bonus)
+        for word, more in (first or {}).items():
+            pieces = tokenizer.encode(WORD_START + word)
+            if pieces:
+                bias.first[pieces[0]] = more
         for word in words:
             for spelling in (word, word.capitalize()):
                 pieces = tokenizer.encode(WORD_START + spelling)
@@ -246,6 +255,9 @@ class MoonshineModel:
             for row, follow in enumerate(follows):
                 if follow:
                     scores[row, np.fromiter(follow, np.int64)] += bonus
+                    for token, more in bias.first.items() if bias is not None else ():
+                        if token in follow:
+                            scores[row, token] += more
             candidates: list[tuple[float, int, int]] = []
             for row, beam in enumerate(beams):
                 top = np.argpartition(-scores[row], width)[:width] if width > 1 else [int(scores[row].argmax())]
