@@ -92,7 +92,9 @@ LOUD_SPAN_PAD_SECONDS = 0.15
 WORD_OVER_SECONDS = 0.05
 """A partial result's word is over when its padded loud span ends this long before the window does (its last loud
 frame 0.2 s back): the commands are then scored whole on it, as at the utterance's end. In gym noise the
-endpointer hears the end of a word late, and a short "skip" read as "s s s" waited past the 1 s bound for it."""
+endpointer hears the end of a word late, and a short "skip" read as "s s s" waited past the 1 s bound for it.
+Scored once, in the first partial result after that: scoring every partial while the word was still in the window
+tripled the interrupt search's CPU in the room, and the sound server's underruns moved the echo delay."""
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 _BARGE_IN = frozenset(BARGE_IN_WORDS)
 
@@ -255,7 +257,9 @@ class MoonshineRecognizer:
         window = b"".join(self._speech)[-int(PARTIAL_WINDOW_SECONDS * SAMPLE_RATE) * 2 :]
         samples = np.frombuffer(window, "<i2").astype(np.float32) / 32768.0
         span = loud_span(samples)
-        text = self._interrupt_text(samples[span], ended=len(samples) - span.stop >= WORD_OVER_SECONDS * SAMPLE_RATE)
+        over = (len(samples) - span.stop) / SAMPLE_RATE  # seconds since the loud part (and its padding) ended
+        just_over = WORD_OVER_SECONDS <= over < WORD_OVER_SECONDS + PARTIAL_STEP_SECONDS  # once per word, not after
+        text = self._interrupt_text(samples[span], ended=just_over)
         self._partial = (text, size)
         return text
 
