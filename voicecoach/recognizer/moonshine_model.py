@@ -13,7 +13,6 @@ whisper's hotwords): a step may start a domain word, or continue one it has star
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,24 +35,6 @@ TOKENS_PER_SECOND = 6.5
 """Upper bound on tokens per second of speech, with a few spare: a runaway decode stops there."""
 WORD_START = "\u2581"
 """The tokenizer's mark for "a space before this token" (SentencePiece)."""
-
-
-M_MMAP_THRESHOLD = -3
-"""glibc's mallopt parameter number (malloc.h)."""
-MMAP_THRESHOLD = 64 * 1024
-"""Allocations from this size up get their own pages from glibc, handed back to the system when freed. By default
-glibc raises that bound as big blocks are freed (up to 32 MB), after which the model's load buffers and each
-decode's tensors stayed in the heap: a loaded model held 136 MB and a few long decodes 192 MB; with the bound
-fixed, 120 and 132 MB (RSS, two x86 cores; the peaks themselves drop less, 156 -> 155 and 192 -> 185 MB)."""
-
-
-def _hand_back_freed_memory() -> None:
-    """Fix glibc's mmap threshold (MMAP_THRESHOLD) for this process; elsewhere (musl, macOS) nothing to do."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def bundled_model_dir() -> Path | None:
@@ -177,7 +158,6 @@ class MoonshineModel:
         missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
         if missing:
             raise ModelError(f"{folder}: not a Moonshine model (missing {', '.join(missing)})")
-        _hand_back_freed_memory()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
