@@ -180,7 +180,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
         recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
         _trace_listener(session.listener)
-    noise = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else None
+    noise = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else _room_tone()
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
     time.sleep(3.0)  # capture starts late through PulseAudio
@@ -281,6 +281,19 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     return bench_soak.RoomPlayer(
         bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ), device="mic", latency_ms=20
     )
+
+
+def _room_tone() -> Any:
+    """Silence played into the microphone's sink for the whole run, as `_gym_noise` plays the noise. Without a
+    stream of its own there, the sink's latency followed the lifter's module-loopback, which starts and stops with
+    every word: the coach's echo delay stepped as the lifter spoke (60 -> 39 -> 23 -> ... -> -57 ms in three
+    minutes, measured), which one sound card's fixed buffers never do, and the room measured its own rig."""
+    import os
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_soak
+
+    return bench_soak.RoomPlayer(np.zeros(bench_soak.RATE), dict(os.environ), device="mic", latency_ms=20)
 
 
 def _record(stage: Any, folder: Path) -> None:
