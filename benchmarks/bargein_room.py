@@ -268,7 +268,6 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     the lifter's module-loopback: its adaptive resampler, running non-stop, moved the microphone sink's timing, and
     the coach's echo delay with it (13 -> 5 -> 3 -> -24 ms within two minutes, measured), which a speaker and a
     microphone on one card never do; the lifter's words are short, and pass through it."""
-    import os
     import tempfile
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -278,9 +277,7 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     level = lifter_gain * float(np.mean(levels)) / 10 ** (snr / 20)
     out = Path(tempfile.gettempdir()) / "voicecoach-bargein" / "gym-noise-120s.wav"
     print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), played into the room", flush=True)
-    return bench_soak.RoomPlayer(
-        bench_soak.make_noise(out, 120.0, 1, level), dict(os.environ), device="mic", latency_ms=20
-    )
+    return _into_microphone(bench_soak.make_noise(out, 120.0, 1, level))
 
 
 def _room_tone() -> Any:
@@ -288,12 +285,17 @@ def _room_tone() -> Any:
     stream of its own there, the sink's latency followed the lifter's module-loopback, which starts and stops with
     every word: the coach's echo delay stepped as the lifter spoke (60 -> 39 -> 23 -> ... -> -57 ms in three
     minutes, measured), which one sound card's fixed buffers never do, and the room measured its own rig."""
+    return _into_microphone(np.zeros(16_000))
+
+
+def _into_microphone(samples: np.ndarray) -> Any:
+    """`samples` looped into the microphone's sink as one low-latency stream: bench_soak's `RoomPlayer`."""
     import os
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_soak
 
-    return bench_soak.RoomPlayer(np.zeros(bench_soak.RATE), dict(os.environ), device="mic", latency_ms=20)
+    return bench_soak.RoomPlayer(samples, dict(os.environ), device="mic", latency_ms=20)
 
 
 def _record(stage: Any, folder: Path) -> None:

@@ -234,10 +234,19 @@ def test_wrong_delay_peaks_are_not_a_moving_echo_path(delays_ms: list[float], sw
 def test_a_step_of_the_echo_path_is_followed_at_once_and_is_not_movement() -> None:
     """The room with gym noise after an underrun (bargein_room.py): the delay stepped 60 -> 32 ms and settled to
     31.3 ms. The offset follows the second estimate of a step; one wrong peak moves nothing; the settling does not
-    switch the canceller."""
-    if not loadable("speex"):
-        pytest.skip("echo canceller speex does not load here")
-    stage = EchoStage(make_canceller("speex"), ReferenceBuffer(), moving_path=make_canceller("speex-residual"))
+    switch the canceller (the decision is the stage's own: no real canceller needed)."""
+
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+            return near
+
+        def reset(self) -> None:
+            pass
+
+    stage = EchoStage(Named("speex"), ReferenceBuffer(), moving_path=Named("speex-residual"))
     delay = stage.delay
     for ms in [60.0, 60.0, 8.4, 60.0, 60.0]:
         delay._add(ms / 1000)

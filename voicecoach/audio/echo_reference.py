@@ -8,14 +8,15 @@ not only the echo, was heard; `EchoStage` puts them and a canceller (see `echo`)
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections import deque
 from itertools import pairwise
 
 import numpy as np
 
 from voicecoach.audio.echo import FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
+from voicecoach.audio.level import NoiseFloor
 
 LOCK_SAMPLES = 32
 """A linear canceller models a fixed echo path, so the reference must advance sample for sample with what it
@@ -158,19 +159,18 @@ class NearEndGate:
         self.window = window_chunks
         self.needed = needed
         self._recent: list[bool] = []
-        self._room: deque[float] = deque(maxlen=NEAR_ROOM_CHUNKS)
-        """The cleaned signal's energy per chunk, lately (see NEAR_ABOVE_ROOM_DB)."""
+        self._room = NoiseFloor(NEAR_ROOM_CHUNKS)
+        """The cleaned signal's RMS per chunk, lately (see NEAR_ABOVE_ROOM_DB)."""
 
     def update(self, near: np.ndarray, cleaned: np.ndarray) -> bool:
         """Feed one chunk (microphone, cleaned); True if enough near-end chunks were heard in the window."""
         mic = float(np.mean(near.astype(np.float64) ** 2)) + 1e-9
         out = float(np.mean(cleaned.astype(np.float64) ** 2))
-        self._room.append(out)
-        room = sorted(self._room)[len(self._room) // 10]
+        self._room.update(math.sqrt(out))
         lifter = (
             out > NEAR_FLOOR**2
             and 10 * np.log10(out / mic + 1e-12) > NEAR_RATIO_DB
-            and out > room * 10 ** (NEAR_ABOVE_ROOM_DB / 10)
+            and out > (self._room.level * 10 ** (NEAR_ABOVE_ROOM_DB / 20)) ** 2
         )
         self._recent.append(bool(lifter))
         del self._recent[: -self.window]

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from voicecoach.audio.format import CHUNK_BYTES, SAMPLE_RATE, AudioChunk
+from voicecoach.audio.level import NoiseFloor
 
 FRAME_SECONDS = CHUNK_BYTES / 2 / SAMPLE_RATE
 START_WINDOW = 10
@@ -45,8 +46,7 @@ NOISE_MARGIN = 3.0
 """A frame must be this much louder (RMS, 9.5 dB) than the noise floor to count as speech: in steady gym
 babble and music the detector calls everything speech, and no utterance ever ended (measured)."""
 FLOOR_FRAMES = 100
-"""The noise floor is the quietest tenth of the last 3 s (minimum statistics: speech has gaps between
-words where the floor shows through, so speech itself does not lift it)."""
+"""The noise floor is the quietest tenth of the last 3 s (`NoiseFloor`)."""
 OPENING_FRAMES = 34
 """An utterance that starts within this many frames (1 s) of the stream's start gets every frame from the start:
 a stream that opens with speech (a WAV cut tight, `voicecoach answer`) makes its first words the noise floor, the
@@ -85,18 +85,6 @@ def frame_rms(frame: bytes) -> float:
     return math.sqrt(float(np.mean(samples * samples))) if len(samples) else 0.0
 
 
-class NoiseFloor:
-    """The level of the room; outlives each `Endpointer` (a reset keeps what was learnt)."""
-
-    def __init__(self) -> None:
-        self._levels: deque[float] = deque(maxlen=FLOOR_FRAMES)
-        self.level = 0.0
-
-    def update(self, level: float) -> None:
-        self._levels.append(level)
-        self.level = sorted(self._levels)[len(self._levels) // 10]
-
-
 class Endpointer:
     """Feed `CHUNK_BYTES` frames to `process`; it returns the audio the decoder should get, or None.
 
@@ -112,7 +100,7 @@ class Endpointer:
         loudness: Callable[[bytes], float] = frame_rms,
     ) -> None:
         self._vad = vad or pocketsphinx_vad()
-        self._floor = floor or NoiseFloor()
+        self._floor = floor or NoiseFloor(FLOOR_FRAMES)
         self._loudness = loudness
         self._window: deque[tuple[bytes, bool, bool, float]] = deque(maxlen=PREROLL_FRAMES + START_WINDOW)
         """(audio, speech, heard, level) of the frames before an utterance starts."""
@@ -171,7 +159,7 @@ class StreamEndpointer:
 
     def __init__(self, vad: VoiceActivity | None = None) -> None:
         self._vad = vad or pocketsphinx_vad()
-        self._floor = NoiseFloor()
+        self._floor = NoiseFloor(FLOOR_FRAMES)  # the room's level outlives each Endpointer
         self.stream_time = 0.0
         """Stream seconds just after the last frame fed."""
         self.start = 0.0

@@ -104,15 +104,23 @@ def normalise(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.lower().replace("-", " ")).split())
 
 
+def frame_levels_db(samples: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The level of each whole 10 ms frame of float audio, in dB (full scale 0)."""
+    step = rate // 100
+    frames = len(samples) // step
+    rms = np.sqrt(np.mean(samples[: frames * step].reshape(frames, step) ** 2, axis=1))
+    levels: np.ndarray = 20 * np.log10(rms + 1e-7)
+    return levels
+
+
 def pause_after_lead(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None:
     """The sample where speech resumes after the first pause of `WAKE_PAUSE_SECONDS` that starts 0.25-1.6 s into
     the utterance (less 50 ms, so the next word keeps its onset), or None if there is none."""
     step = rate // 100
-    frames = len(samples) // step
+    level = frame_levels_db(samples, rate)
+    frames = len(level)
     if frames < 30:
         return None
-    energy = np.sqrt(np.mean(samples[: frames * step].reshape(frames, step) ** 2, axis=1)) + 1e-7
-    level = 20 * np.log10(energy)
     quiet = level < np.percentile(level, 95) - PAUSE_BELOW_DB
     speaking = np.flatnonzero(~quiet)
     if not len(speaking):
@@ -136,10 +144,9 @@ def loud_span(samples: np.ndarray, rate: int = SAMPLE_RATE) -> slice:
     """Where in `samples` the loud part is: from the first to the last frame within LOUD_SPAN_DB of the loudest,
     padded by LOUD_SPAN_PAD_SECONDS, within the samples."""
     step = rate // 100
-    frames = len(samples) // step
-    if frames < 2:
+    level = frame_levels_db(samples, rate)
+    if len(level) < 2:
         return slice(0, len(samples))
-    level = 20 * np.log10(np.sqrt(np.mean(samples[: frames * step].reshape(frames, step) ** 2, axis=1)) + 1e-7)
     loud = np.flatnonzero(level >= level.max() - LOUD_SPAN_DB)
     pad = int(LOUD_SPAN_PAD_SECONDS * rate)
     return slice(max(0, int(loud[0]) * step - pad), min(len(samples), (int(loud[-1]) + 1) * step + pad))

@@ -217,6 +217,7 @@ class MoonshineModel:
         cache = dict.fromkeys(self._cache_names, empty)
         beams = [_Beam((), 0.0, None)]
         bonus = bias.bonus if bias is not None else 0.0
+        first: dict[int, float] = bias.first if bias is not None else {}
         finished: list[_Beam] = []
         for step in range(int(mask.shape[1] / 16_000 * TOKENS_PER_SECOND) + 4):
             rows = len(beams)
@@ -235,7 +236,7 @@ class MoonshineModel:
             for row, follow in enumerate(follows):
                 if follow:
                     scores[row, np.fromiter(follow, np.int64)] += bonus
-                    for token, more in bias.first.items() if bias is not None else ():
+                    for token, more in first.items():
                         if token in follow:
                             scores[row, token] += more
             candidates: list[tuple[float, int, int]] = []
