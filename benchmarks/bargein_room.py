@@ -4,11 +4,12 @@
         [--engine pocketsphinx|moonshine] [--answers 5] [--echo-path loopback|direct] [--streams duplex|separate]
         [--noise-snr 20] [--verbose] [--record DIR]
 
-Room: null sink "coach" (the player's output), null sink "gym" (the lifter, played with paplay), null sink
-"mic" fed by two module-loopbacks (coach.monitor at `--echo-gain`, gym.monitor at 1.0); the microphone is
-mic.monitor (`--echo-path direct`: the player writes into "mic" itself, one clock; see `build_room`). So the
-echo path is real: PulseAudio's buffers and the loopbacks' latency sit between what the
-player writes and what the microphone hears, as a speaker beside the microphone would. A session (real Player,
+Room: null sink "coach" (the player's output), null sink "mic" fed by a module-loopback from coach.monitor (at
+`--echo-gain`) and by the room itself: one stream that plays room tone or gym noise for the whole run, with the
+lifter's words mixed into it (see `Room`); the microphone is mic.monitor (`--echo-path direct`: the player writes
+into "mic" itself, one clock; see `build_room`). So the echo path is real: PulseAudio's buffers and the
+loopbacks' latency sit between what the player writes and what the microphone hears, as a speaker beside the
+microphone would. A session (real Player,
 Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a command while it counts;
 reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
 The coach's microphone and speaker run as `voicecoach listen` runs them for barge-in: one full-duplex stream
@@ -57,7 +58,6 @@ def build_room(echo_gain: float, echo_path: str) -> None:
         pactl("set-default-sink", "mic")
         if echo_gain != 1.0:
             raise SystemExit("--echo-path direct plays the coach at its own volume: --echo-gain must be 1")
-    pactl("load-module", "module-loopback", "source=gym.monitor", "sink=mic", "latency_msec=20")
     pactl("set-default-source", "mic.monitor")
 
 
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--engine", default="pocketsphinx", help="the recogniser (pocketsphinx, moonshine)")
     parser.add_argument("--answers", type=int, default=0, help='long answers to cut with "stop" (per voice)')
     parser.add_argument("--quiet-seconds", type=float, default=30.0, help="warm-up with no lifter: false stops")
-    parser.add_argument("--lifter-gain", type=float, default=1.0, help="paplay volume of the lifter's words")
+    parser.add_argument("--lifter-gain", type=float, default=1.0, help="gain of the lifter's words in the room")
     parser.add_argument("--voices", default="", help="only the lifter voices whose name contains this")
     parser.add_argument("--verbose", action="store_true", help="print what was heard and ignored")
     parser.add_argument("--record", help="save the canceller's input and output here (mic, reference, cleaned.wav)")
@@ -109,10 +109,18 @@ def lifter_words(cache: Path) -> dict[str, dict[str, Path]]:
     return out
 
 
-def say(path: Path, gain: float) -> float:
-    """Play a word into the gym sink (the lifter); returns the monotonic time its playback ended."""
-    subprocess.run(["paplay", "--device=gym", f"--volume={round(gain * 65536)}", str(path)], check=True)
-    return time.monotonic()
+def say(room: Any, path: Path, gain: float) -> float:
+    """The lifter says a word into the room (mixed into its one stream); returns the monotonic time its last block
+    went to the sound server. It is heard up to ~0.15 s later (pacat's pipe and latency), so the delays measured from
+    here are that much on the long side."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_soak
+
+    room.play(gain * bench_soak.read_wav(path))
+    ended = wait_for(lambda: room.question_ended is not None, 10.0)
+    if ended is None:
+        raise SystemExit(f"the room's stream stopped: {room.error or 'no word played within 10 s'}")
+    return float(room.question_ended)
 
 
 def wait_for(check: Any, timeout: float) -> float | None:
@@ -180,7 +188,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
         recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
         _trace_listener(session.listener)
-    noise = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else _room_tone()
+    room = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else _room_tone()
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
     time.sleep(3.0)  # capture starts late through PulseAudio
@@ -218,7 +226,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             for word, check in checks:
                 if word == "skip":
                     time.sleep(1.5)
-                ended = say(files[word], args.lifter_gain)
+                ended = say(room, files[word], args.lifter_gain)
                 if args.verbose:
                     print(f"  said {word}; turns so far {[t for _, t in turns][-3:]}", flush=True)
                 acted = wait_for(check, 1.5)
@@ -229,16 +237,15 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             if session.warmup is not None:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)
-    answers = _stop_answers(args, session, voice, kb, words) if args.answers else {}
+    answers = _stop_answers(args, session, voice, kb, words, room) if args.answers else {}
     session.stop()
     thread.join(5)
-    if noise is not None:
-        noise.close()
-    print(f"echo room: coach sink volume {args.echo_gain:g}, lifter paplay volume {args.lifter_gain:g}; "
+    room.close()
+    print(f"echo room: coach sink volume {args.echo_gain:g}, lifter gain {args.lifter_gain:g}; "
           f"canceller {canceller.name}{'' if stage.name == canceller.name else f', then {stage.name}'}; "
           f"{args.streams} streams, echo path {args.echo_path}; "
           f"gym noise {'none' if args.noise_snr is None else f'{args.noise_snr:g} dB under the lifter'}")  # fmt: skip
-    print("acted on within 1 s of paplay's end (pause/skip/stop said while the coach counts; resume while paused)")
+    print("acted on within 1 s of the word's end (pause/skip/stop while the coach counts; resume while paused)")
     for voice_name, per_word in table.items():
         cells = []
         for word, delays in per_word.items():
@@ -263,11 +270,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
 
 def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float) -> Any:
-    """Gym noise played into the microphone's sink, `snr` dB under the lifter's words (their speech RMS, as
-    gym_noise.py mix measures it), from before the first word to the end: bench_soak's `RoomPlayer`. Not through
-    the lifter's module-loopback: its adaptive resampler, running non-stop, moved the microphone sink's timing, and
-    the coach's echo delay with it (13 -> 5 -> 3 -> -24 ms within two minutes, measured), which a speaker and a
-    microphone on one card never do; the lifter's words are short, and pass through it."""
+    """The room: gym noise, `snr` dB under the lifter's words (their speech RMS, as gym_noise.py mix measures it),
+    from before the first word to the end, with the lifter's words mixed in (`say`)."""
     import tempfile
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -281,15 +285,17 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
 
 
 def _room_tone() -> Any:
-    """Silence played into the microphone's sink for the whole run, as `_gym_noise` plays the noise. Without a
-    stream of its own there, the sink's latency followed the lifter's module-loopback, which starts and stops with
-    every word: the coach's echo delay stepped as the lifter spoke (60 -> 39 -> 23 -> ... -> -57 ms in three
-    minutes, measured), which one sound card's fixed buffers never do, and the room measured its own rig."""
+    """The quiet room: silence for the whole run, with the lifter's words mixed in (`say`)."""
     return _into_microphone(np.zeros(16_000))
 
 
 def _into_microphone(samples: np.ndarray) -> Any:
-    """`samples` looped into the microphone's sink as one low-latency stream: bench_soak's `RoomPlayer`."""
+    """`samples` looped into the microphone's sink as one low-latency stream (bench_soak's `RoomPlayer`), which
+    carries the lifter's words too, as the air does: one stream for the whole run, none joining or leaving the sink.
+    The rig measured itself before: the lifter's words came through a module-loopback, whose adaptive resampler,
+    and every paplay that started and stopped on its sink, moved the microphone sink's timing, and the coach's
+    echo delay stepped as the lifter spoke (60 -> 33 -> 3 -> -18 -> -50 -> -152 -> -188 ms in two minutes, measured;
+    13 -> 5 -> 3 -> -24 ms with the noise through it), which a speaker and a microphone on one card never do."""
     import os
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -354,7 +360,7 @@ def _trace_listener(listener: Any) -> None:
 
 
 def _stop_answers(
-    args: argparse.Namespace, session: Any, voice: Any, kb: Any, words: dict[str, dict[str, Path]]
+    args: argparse.Namespace, session: Any, voice: Any, kb: Any, words: dict[str, dict[str, Path]], room: Any
 ) -> dict[str, list[float | None]]:
     """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never)."""
     texts = [f"{t.cause} {t.fix} {t.more}" for t in kb.topics]
@@ -368,7 +374,7 @@ def _stop_answers(
                 print(f"  the answer stopped before the lifter spoke ({voice_name}): a false interruption")
                 out.setdefault(voice_name, []).append(None)
                 continue
-            ended = say(files["stop"], args.lifter_gain)
+            ended = say(room, files["stop"], args.lifter_gain)
             if args.verbose:
                 print(f"  said stop over an answer ({voice_name}), ended at monotonic {ended:.2f}", flush=True)
             silent = wait_for(lambda: not voice.speaking, 2.0)

@@ -24,9 +24,9 @@ def coach_noise(seconds: float, rate: int = 22_050) -> bytes:
     return (rng.standard_normal(count) * 4000 * envelope).astype("<i2").tobytes()
 
 
-def play_and_listen(seconds: float) -> tuple[list[AudioChunk], ReferenceBuffer]:
-    """Play `seconds` of coach noise through a Player on a DuplexMicrophone; return every chunk heard and the
-    reference buffer the stream stamped."""
+def play_and_listen(seconds: float) -> tuple[list[AudioChunk], ReferenceBuffer, int]:
+    """Play `seconds` of coach noise through a Player on a DuplexMicrophone; return every chunk heard, the
+    reference buffer the stream stamped and how often the speaker ran dry while the clip played."""
     from voicecoach.audio.duplex import DuplexMicrophone
     from voicecoach.voice.base import SpeechClip
     from voicecoach.voice.player import Player
@@ -48,14 +48,16 @@ def play_and_listen(seconds: float) -> tuple[list[AudioChunk], ReferenceBuffer]:
     try:
         assert player.ready(), "the duplex stream never played in real time"
         time.sleep(5.0)  # PulseAudio capture starts late, and the path settles over the first ~3 s (measured)
+        before = reference.underflows
         assert player.play(SpeechClip("noise", coach_noise(seconds), 22_050)), "the clip did not play to the end"
         time.sleep(0.5)
+        underflows = reference.underflows - before
     finally:
         done.set()
         player.close()
         microphone.close()
         reader.join(5)
-    return chunks, reference
+    return chunks, reference, underflows
 
 
 def lags(near: np.ndarray, wide: np.ndarray, span: int) -> list[int]:
@@ -83,20 +85,25 @@ def test_one_stream_holds_the_echo_path_still_and_speex_cancels_the_coach(pulse_
         canceller = SpeexCanceller()
     except OSError:
         pytest.skip("needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)")
-    chunks, reference = play_and_listen(8.0)
-    live = [chunk for chunk in chunks if chunk.captured is not None]
-    assert len(live) * 0.03 > 8.0, f"only {len(live)} chunks heard"
-    near = np.concatenate([np.frombuffer(chunk.audio, "<i2") for chunk in live])
-    first = reference.index(live[0].captured or 0.0)
-    assert first is not None
-    span = 4000
-    measured = lags(near, reference.read_at(first - span, len(near) + 2 * span), span)
-    assert len(measured) >= 6, f"the microphone hardly heard the coach: lags {measured}"
-    # Between output underruns the lag does not move by a sample; an underrun here (a loaded VM's PulseAudio) shifts
-    # it once (869 -> 571 samples, measured), and EchoStage follows such a jump. Most seconds must agree.
-    middle = int(np.median(measured))
-    steady = [lag for lag in measured if abs(lag - middle) <= 2]
-    assert len(steady) >= len(measured) - 3, f"the echo path moved: lags {measured} samples"
+    # Between output underruns the lag does not move by a sample. An underrun (a loaded VM's PulseAudio) steps it
+    # (869 -> 571 samples, measured) and the server re-buffers for a few seconds (378 -> 371): EchoStage follows
+    # (tests/test_echo.py). So a run in which the speaker ran dry is played again, once; a path that moves
+    # without an underrun fails.
+    for _attempt in range(2):
+        chunks, reference, underflows = play_and_listen(8.0)
+        live = [chunk for chunk in chunks if chunk.captured is not None]
+        assert len(live) * 0.03 > 8.0, f"only {len(live)} chunks heard"
+        near = np.concatenate([np.frombuffer(chunk.audio, "<i2") for chunk in live])
+        first = reference.index(live[0].captured or 0.0)
+        assert first is not None
+        span = 4000
+        measured = lags(near, reference.read_at(first - span, len(near) + 2 * span), span)
+        assert len(measured) >= 6, f"the microphone hardly heard the coach: lags {measured}"
+        middle = int(np.median(measured))
+        steady = [lag for lag in measured if abs(lag - middle) <= 2]
+        if len(steady) >= len(measured) - 1 or not underflows:
+            break
+    assert len(steady) >= len(measured) - 1, f"the echo path moved: lags {measured} samples, {underflows} underruns"
 
     stage = EchoStage(canceller, reference)
     cleaned = np.concatenate([np.frombuffer(stage.clean(chunk)[0].audio, "<i2") for chunk in live])

@@ -10,6 +10,7 @@ import pytest
 from voicecoach.audio import echo
 from voicecoach.audio.echo import FRAME, NAMES, load_canceller, make_canceller
 from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
+from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 
 RATE = 16_000
 
@@ -258,3 +259,46 @@ def test_a_step_of_the_echo_path_is_followed_at_once_and_is_not_movement() -> No
         stage._check_path()
         assert stage.name == "speex", delay.measured
     assert (delay.jumps, round(delay.offset * 1000, 1)) == (1, 31.3)
+
+
+def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_waits_for_it() -> None:
+    """An output underflow steps the echo delay by the gap (audio.duplex counts them in the reference buffer): the
+    next estimate is taken at once, not at the second agreeing one, and until it comes (at most
+    UNDERFLOW_HOLD_SECONDS) what passes the canceller is not taken for the lifter."""
+    from voicecoach.audio.echo_reference import UNDERFLOW_HOLD_SECONDS
+
+    class PassThrough:
+        name = "none"
+
+        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+            return near
+
+        def reset(self) -> None:
+            pass
+
+    reference = ReferenceBuffer()
+    stage = EchoStage(PassThrough(), reference)
+    rng = np.random.default_rng(1)
+    seconds = 0.0
+
+    def chunk(level: float) -> AudioChunk:
+        nonlocal seconds
+        seconds += 0.03
+        samples = (rng.standard_normal(480) * level).astype("<i2")
+        return AudioChunk(samples.tobytes(), SAMPLE_RATE, seconds, 100.0 + seconds)
+
+    def gate_after(chunks: int, level: float) -> bool:
+        return [stage.clean(chunk(level))[0] for _ in range(chunks)] and stage.gate.open
+
+    gate_after(60, 20.0)  # the room
+    assert gate_after(10, 3000.0), "the lifter opens the gate"
+    stage.delay._add(0.060)
+    reference.underflows += 1
+    assert not gate_after(10, 3000.0), "the speaker ran dry: no lifter until the delay is measured again"
+    assert stage.delay.remeasuring
+    stage.delay._add(0.0323)
+    assert (stage.delay.jumps, round(stage.delay.offset * 1000, 1)) == (1, 32.3)
+    assert not stage.delay.remeasuring and gate_after(10, 3000.0)
+    reference.underflows += 1
+    gate_after(round(UNDERFLOW_HOLD_SECONDS / 0.03) + 1, 20.0)  # the coach went quiet: nothing to measure
+    assert stage.delay.remeasuring is False and gate_after(5, 3000.0), "no estimate came: the gate opens again"

@@ -30,6 +30,14 @@ BLOCK_SECONDS = 0.02
 """Seconds per callback block, for both directions: the player's granularity of `stop()` (voice.player)."""
 
 
+STREAM_LATENCY = "low"
+"""PortAudio's suggested latency, both directions. "low" (reported 40 ms in, 60 ms out in the PulseAudio room)
+runs dry now and then on a loaded machine (1-10 times in 18 s runs, mostly as the stream starts), and the echo
+delay steps each time; the echo stage re-measures at once (audio.echo_reference.UNDERFLOW_HOLD_SECONDS). Larger
+buffers ran dry less but made PortAudio's ALSA thread spin, idle, through the sound server's plugin: 0.05 s took
+72-99% of a core, 0.06 s 61%, 0.1 s 15%, "high" 21%, against 2-7% for "low" (measured here, no playback)."""
+
+
 class Playback(Protocol):
     """What fills the speaker's half of each block (the player's feed); called on PortAudio's thread."""
 
@@ -47,7 +55,6 @@ class DuplexMicrophone(Microphone):
         """Fills the speaker's half of each block (silence while None)."""
         self.input_latency = 0.0
         self.output_latency = 0.0
-        self.underflows = 0
         self._origin: float | None = None
         self._count = 0  # frames through the stream since it opened, both directions alike
         super().__init__(input)
@@ -74,7 +81,7 @@ class DuplexMicrophone(Microphone):
                     dtype="int16",
                     device=(self.device.index, self.output.index),
                     blocksize=int(rate * BLOCK_SECONDS),
-                    latency="low",
+                    latency=STREAM_LATENCY,
                     callback=self._callback,
                 )
             except Exception as err:  # PortAudioError or ValueError from an unsupported rate
@@ -106,7 +113,7 @@ class DuplexMicrophone(Microphone):
         if status.input_overflow:
             self.overflows += 1
         if status.output_underflow:
-            self.underflows += 1
+            self.reference.underflows += 1
         try:
             # The input block was captured over the block before this callback, plus the input latency.
             self._queue.put_nowait((bytes(np.ascontiguousarray(indata)), at - frames / self._rate - self.input_latency))

@@ -49,6 +49,11 @@ SETTLE_ESTIMATES = 8
 """After a step the delay settles for a few seconds (measured in the room with gym noise, after an underrun:
 60.0 ms, then 32.3, 32.3, 32.3, 31.5, 31.5, 31.5 and 31.3 ms for minutes): only the estimates after that count
 as movement (EchoStage switches cancellers on movement). Before, that settling switched speex to WebRTC."""
+UNDERFLOW_HOLD_SECONDS = 2.0
+"""When the speaker runs dry (an output underflow: the callback came late), the playback restarts later than the
+stream's count says, and the echo delay steps by the gap. The next estimate (1.5 s, all of it after the underflow)
+is then taken as the delay at once, not at the second agreeing one, and until it comes (at most this long) the
+near-end gate stays shut: what passes the canceller is likely the coach."""
 
 log = logging.getLogger("voicecoach.audio")
 
@@ -67,6 +72,8 @@ class ReferenceBuffer:
         self._origin: float | None = None
         self._written = 0  # absolute sample index one past the last written
         self._lock = threading.RLock()
+        self.underflows = 0
+        """Times the speaker ran dry (the stream says so): the echo delay may have stepped (see DelayEstimator)."""
 
     def _index(self, when: float) -> int:
         assert self._origin is not None
@@ -207,8 +214,23 @@ class DelayEstimator:
         self._settling = 0
         self._mic: list[np.ndarray] = []
         self._start: float | None = None
+        self._underflows = reference.underflows
+        self._take_next = False
+        """The speaker ran dry: the next estimate, over a window after that, is the delay (see UNDERFLOW_HOLD)."""
+        self._dry_at = -math.inf
+        self._captured = -math.inf
+
+    @property
+    def remeasuring(self) -> bool:
+        """The speaker ran dry lately and the delay is not measured since: the echo may pass the canceller."""
+        return self._take_next and self._captured - self._dry_at < UNDERFLOW_HOLD_SECONDS
 
     def feed(self, captured: float, near: np.ndarray) -> None:
+        self._captured = captured
+        if self.reference.underflows != self._underflows:
+            self._underflows = self.reference.underflows
+            self._take_next, self._dry_at, self._start = True, captured, None  # a new window, all after it
+            log.info("the speaker ran dry: the echo delay is measured again")
         if self._start is None or abs(captured - (self._start + self._count() / SAMPLE_RATE)) > 0.05:
             self._mic, self._start = [], captured  # the first chunk, or a gap: start a new window
         self._mic.append(near)
@@ -239,6 +261,8 @@ class DelayEstimator:
         self._add(peak / SAMPLE_RATE - self.SEARCH)
 
     def _add(self, estimate: float) -> None:
+        if self._take_next:
+            self._take_next, self._step = False, estimate
         if self.measured and abs(estimate - self.offset) > OUTLIER_SECONDS:
             stepped = self._step is not None and abs(estimate - self._step) <= OUTLIER_SECONDS
             self._step = None if stepped else estimate
@@ -291,7 +315,7 @@ class EchoStage:
             return chunk, True
         jumps = self.delay.jumps
         self.delay.feed(chunk.captured, near)
-        if self.delay.jumps != jumps:
+        if self.delay.jumps != jumps or self.delay.remeasuring:
             self.gate.reset()  # until the delay was re-measured the echo went through: that was not the lifter
         if self.moving_path is not None and self.delay.measured is not self._checked:
             self._checked = self.delay.measured  # a new estimate comes once a second, not with every chunk

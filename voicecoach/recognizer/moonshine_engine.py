@@ -23,6 +23,7 @@ from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import (
+    THREADS,
     WORD_START,
     ContextBias,
     Encoded,
@@ -183,7 +184,7 @@ class MoonshineRecognizer:
         readings_within: float = READINGS_WITHIN,
         command_margin: float = COMMAND_MARGIN,
         knee_bias: float = KNEE_BIAS,
-        threads: int = 2,
+        threads: int = THREADS,
     ) -> None:
         found = folder or bundled_model_dir()
         if found is None:

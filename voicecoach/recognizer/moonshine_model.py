@@ -147,10 +147,18 @@ class ContextBias:
         return {**self.children, **following} if -1 in state else following or self.children
 
 
+THREADS = 1
+"""ONNX Runtime threads per decode. Measured on 2 cores (x86-64), one question of 3 s / 6 s, 20 runs each:
+2 threads spinning (ORT's default) 110 / 250 ms, CPU 259 / 519 ms per run; 2 threads without spinning 116 / 241 ms,
+CPU 139 / 288 ms; 1 thread 108-113 / 235-245 ms, CPU 107-110 / 229-242 ms. The tiny model's operations are too
+small to split: a second thread bought no speed, and its spinning took the core the sound server needed while the
+coach spoke (underruns step the echo delay, see audio.echo_reference)."""
+
+
 class MoonshineModel:
     """Encoder + greedy decoder; `transcribe(samples)` for one utterance of float32 audio in [-1, 1]."""
 
-    def __init__(self, folder: Path, *, threads: int = 2) -> None:
+    def __init__(self, folder: Path, *, threads: int = THREADS) -> None:
         try:
             import onnxruntime
         except ImportError as err:
@@ -161,6 +169,7 @@ class MoonshineModel:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see THREADS
         options.enable_cpu_mem_arena = False  # the arena kept ~100 MB of peak buffers for good (measured)
         options.log_severity_level = 3
         try:
