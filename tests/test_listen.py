@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn, first_interrupting, interrupt_command
+from voicecoach.app.listener import (
+    Activation,
+    Listener,
+    ListenSettings,
+    Turn,
+    first_interrupting,
+    interrupt_command,
+    is_coach_word,
+)
 from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.recognizer.base import Reading, Transcript, Word
@@ -517,3 +525,10 @@ def test_a_close_second_reading_of_a_woken_question_is_answered_before_any_secon
 def test_other_readings_without_the_wake_word_wake_nobody() -> None:
     turns, _ = _read("the music is loud tonight", ("the knees hurt after squats", 0.2))
     assert turns == []
+
+
+def test_a_look_alike_of_a_word_the_coach_is_saying_is_its_own_echo() -> None:
+    """The coach's "Stop training that leg" came back as "top of the leg" (echo room), and "top" spells "stop"."""
+    spoken = {"stop", "training", "that", "leg"}
+    assert is_coach_word("top", spoken) and is_coach_word("stop", spoken) and is_coach_word("stopp", spoken)
+    assert not is_coach_word("pause", spoken) and not is_coach_word("top", {"pause", "training"})
