@@ -264,7 +264,7 @@ def test_a_step_of_the_echo_path_is_followed_at_once_and_is_not_movement() -> No
 def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_waits_for_it() -> None:
     """An output underflow steps the echo delay by the gap (audio.duplex counts them in the reference buffer): the
     next estimate is taken at once, not at the second agreeing one, and until it comes (at most
-    UNDERFLOW_HOLD_SECONDS) what passes the canceller is not taken for the lifter."""
+    UNDERFLOW_HOLD_SECONDS) what passes the canceller is not taken for the lifter. A stalled stream likewise."""
     from voicecoach.audio.echo_reference import UNDERFLOW_HOLD_SECONDS
 
     class PassThrough:
@@ -302,3 +302,8 @@ def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_w
     reference.underflows += 1
     gate_after(round(UNDERFLOW_HOLD_SECONDS / 0.03) + 1, 20.0)  # the coach went quiet: nothing to measure
     assert stage.delay.remeasuring is False and gate_after(5, 3000.0), "no estimate came: the gate opens again"
+    seconds += 3.0  # the stream stalled and was reopened (microphone.py): a new path, measured as after an underflow
+    assert not gate_after(1, 3000.0) and stage.delay.remeasuring
+    for ms in [54.3, 54.2, 53.3, 53.3, 53.2, 53.2]:  # the room after a reopen: settling, which is no drift
+        stage.delay._add(ms / 1000)
+    assert [round(m * 1000, 1) for m in stage.delay.measured] == [53.2]
