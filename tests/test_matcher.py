@@ -55,6 +55,8 @@ def test_other_body_parts_and_chatter_never_get_knee_advice(matcher: Matcher) ->
         ("my shoulder hurts when I bench", None),
         ("sqauts hurt my knees", "knee_pain_squat"),
         ("tread mill hurts my knees", "knee_pain_treadmill"),
+        ("best knee exercise", "knee_strengthen"),  # the knee and an exercise: a knee question
+        ("some music knees", None),  # a closed grammar's chatter: the knee alone anchors nothing
         ("", None),
         ("[unk] [unk]", None),
     ],
