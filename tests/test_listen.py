@@ -532,3 +532,4 @@ def test_a_look_alike_of_a_word_the_coach_is_saying_is_its_own_echo() -> None:
     spoken = {"stop", "training", "that", "leg"}
     assert is_coach_word("top", spoken) and is_coach_word("stop", spoken) and is_coach_word("stopp", spoken)
     assert not is_coach_word("pause", spoken) and not is_coach_word("top", {"pause", "training"})
+    assert not is_coach_word("slower", {"slow", "and", "controlled"})  # the lifter's own command, said in full

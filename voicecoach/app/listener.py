@@ -423,11 +423,13 @@ def _last_words(said: str) -> str:
 
 
 def is_coach_word(word: str, spoken: set[str]) -> bool:
-    """`word` is one the coach is saying, the start of one (its "stopped" decodes as "stop"), or means the command
-    one of them means: its "Stop training that leg" decoded as "top of the leg", and "top" is a spelling of "stop"
-    (echo room, Moonshine, a false interruption)."""
+    """`word` is one the coach is saying, the start of one (its "stopped" decodes as "stop"), or, unless it is a
+    command's own name, means the command one of them means: its "Stop training that leg" decoded as "top of the
+    leg", and "top" is a spelling of "stop" (echo room, Moonshine, a false interruption)."""
     if word in spoken or any(s.startswith(word) for s in spoken if len(word) >= 3):
         return True
+    if word in INTERRUPT:  # the command's own name: the lifter's "slower" while the coach says "slow and controlled"
+        return False
     command = interrupt_command(word)
     return command is not None and any(interrupt_command(s) is command for s in spoken)
 
