@@ -6,9 +6,9 @@
 
 Room: null sink "coach" (the player's output), null sink "mic" fed by a module-loopback from coach.monitor (at
 `--echo-gain`) and by the room itself: one stream that plays room tone or gym noise for the whole run, with the
-lifter's words mixed into it (see `Room`); the microphone is mic.monitor (`--echo-path direct`: the player writes
-into "mic" itself, one clock; see `build_room`). So the echo path is real: PulseAudio's buffers and the
-loopbacks' latency sit between what the player writes and what the microphone hears, as a speaker beside the
+lifter's words mixed into it (see `_into_microphone`); the microphone is mic.monitor (`--echo-path direct`: the
+player writes into "mic" itself, one clock; see `build_room`). So the echo path is real: PulseAudio's buffers and
+the loopbacks' latency sit between what the player writes and what the microphone hears, as a speaker beside the
 microphone would. A session (real Player,
 Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a command while it counts;
 reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.

@@ -218,13 +218,13 @@ class DelayEstimator:
         self._start: float | None = None
         self._underflows = reference.underflows
         self._take_next = False
-        """The speaker ran dry: the next estimate, over a window after that, is the delay (see UNDERFLOW_HOLD)."""
+        """The speaker ran dry or the stream stalled: the next estimate is the delay (UNDERFLOW_HOLD_SECONDS)."""
         self._dry_at = -math.inf
         self._captured = -math.inf
 
     @property
     def remeasuring(self) -> bool:
-        """The speaker ran dry lately and the delay is not measured since: the echo may pass the canceller."""
+        """The speaker ran dry or the stream stalled lately, and the delay is not measured since: echo may pass."""
         return self._take_next and self._captured - self._dry_at < UNDERFLOW_HOLD_SECONDS
 
     def feed(self, captured: float, near: np.ndarray) -> None:
