@@ -377,3 +377,33 @@ def test_the_interrupt_search_hears_only_the_loud_part_of_its_window() -> None:
     assert loud_span(word.astype(np.float32)) == slice(8_000 - 2_400, 12_800 + 2_400)
     span = loud_span(chatter.astype(np.float32))
     assert span.stop - span.start > 0.9 * len(chatter)  # nothing stands out: all of it
+
+
+@needs_model
+def test_one_cross_attention_row_serves_every_beam(audio_fixture: Callable[[str], Path]) -> None:
+    """`nbest` and `likelihoods` keep the encoder's cross-attention cache as one row and let the decoder broadcast
+    it over the rows: the logits must be exactly those of the cache repeated per row (a model whose attention
+    did not broadcast would fail here, not score the beams wrongly in silence)."""
+    from voicecoach.audio.chunks import read_wav
+    from voicecoach.recognizer.moonshine_model import START, TINY, MoonshineModel
+
+    model = MoonshineModel(bundled_model_dir())  # type: ignore[arg-type]
+    heard = model.encode(read_wav(audio_fixture("why does my knee hurt on the leg press")).astype(np.float32) / 32768.0)
+    empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
+    inputs = {"encoder_attention_mask": heard.mask, "encoder_hidden_states": heard.hidden}
+    _, *present = model._decoder.run(
+        None,
+        {**inputs, "input_ids": np.array([[START]]), "use_cache_branch": np.array([False]),
+         **dict.fromkeys(model._cache_names, empty)},
+    )  # fmt: skip
+    first = dict(zip(model._cache_names, present, strict=True))
+    rows = np.array([[500], [600], [700]])
+
+    def step(cache: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(
+            model._decoder.run(None, {**inputs, "input_ids": rows, "use_cache_branch": np.array([True]), **cache})[0]
+        )
+
+    own = {name: np.repeat(value, len(rows), 0) for name, value in first.items()}
+    shared = {name: own[name] if ".decoder." in name else value for name, value in first.items()}
+    assert np.array_equal(step(own), step(shared))

@@ -154,6 +154,13 @@ CPU 139 / 288 ms; 1 thread 108-113 / 235-245 ms, CPU 107-110 / 229-242 ms. The t
 small to split: a second thread bought no speed, and its spinning took the core the sound server needed while the
 coach spoke (underruns step the echo delay, see audio.echo_reference)."""
 
+PREPACKING = False
+"""ONNX Runtime re-lays the decoder's int8 weights for its matrix kernels at load ("prepacking"), and holds both
+layouts until the whole model is packed: the load peaked 21 MB above the process's steady size, and that load was the
+engine's memory peak (156 MB, target 150). Measured on 2 cores (x86-64), 20 held-out questions (4.4 s) twice, beam 6:
+decode 100 ms prepacked, 130 ms not (the encoder: 41 ms either way); load peak 156 -> 134 MB. Unpacked, decoding is
+still faster than before the cross-attention cache stayed one row (150 ms, `nbest`), and the peak meets the target."""
+
 
 class MoonshineModel:
     """Encoder + greedy decoder; `transcribe(samples)` for one utterance of float32 audio in [-1, 1]."""
@@ -171,6 +178,7 @@ class MoonshineModel:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see THREADS
         options.enable_cpu_mem_arena = False  # the arena kept ~100 MB of peak buffers for good (measured)
+        options.add_session_config_entry("session.disable_prepacking", "0" if PREPACKING else "1")
         options.log_severity_level = 3
         try:
             # The larger decoder first: loading a model holds its file's bytes beside the session for a moment,
@@ -220,7 +228,11 @@ class MoonshineModel:
     def nbest(self, heard: Encoded, bias: ContextBias | None = None, *, width: int = 1) -> list[Hypothesis]:
         """The decodes of one utterance, best first (token ids without <s> and </s>): a beam search `width` wide
         (1 is greedy), scored by the model's log-probabilities plus the bias bonuses along the way. The finished
-        hypotheses come first; when none finished (a runaway decode), the live beams."""
+        hypotheses come first; when none finished (a runaway decode), the live beams.
+
+        The encoder's cross-attention cache is the same for every beam, so it stays one row: the decoder's
+        attention broadcasts it over the beams (logits identical to a cache repeated per beam, tested). Repeated,
+        it was the decode's whole memory peak, about 1.3 MB per beam per second of audio."""
         hidden, mask = heard.hidden, heard.mask
         empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
         cache = dict.fromkeys(self._cache_names, empty)
@@ -229,13 +241,12 @@ class MoonshineModel:
         first: dict[int, float] = bias.first if bias is not None else {}
         finished: list[_Beam] = []
         for step in range(int(mask.shape[1] / 16_000 * TOKENS_PER_SECOND) + 4):
-            rows = len(beams)
             logits, *present = self._decoder.run(
                 None,
                 {
-                    "encoder_attention_mask": np.repeat(mask, rows, 0),
+                    "encoder_attention_mask": mask,
                     "input_ids": np.array([[b.tokens[-1] if b.tokens else START] for b in beams], np.int64),
-                    "encoder_hidden_states": np.repeat(hidden, rows, 0),
+                    "encoder_hidden_states": hidden,
                     "use_cache_branch": np.array([step > 0]),
                     **cache,
                 },
@@ -266,10 +277,10 @@ class MoonshineModel:
                 break
             order = np.array([row for row, _ in kept])
             for name, value in zip(self._cache_names, present, strict=True):
-                if step == 0 or ".decoder." in name:  # the encoder's cross-attention cache is made once
+                if ".decoder." in name:
                     cache[name] = value[order]
-                else:
-                    cache[name] = cache[name][order]
+                elif step == 0:
+                    cache[name] = value
             beams = [beam for _, beam in kept]
         return sorted((Hypothesis(b.tokens, b.score) for b in finished or beams), key=lambda h: -h.score)
 
@@ -283,25 +294,29 @@ class MoonshineModel:
         for row, spelling in enumerate(spellings):
             targets[row, : len(spelling)] = spelling
         inputs = np.concatenate([np.full((rows, 1), START, np.int64), targets[:, :-1]], axis=1)
-        empty = np.zeros((rows, TINY["heads"], 0, TINY["head_dim"]), np.float32)
+        empty = np.zeros((1, TINY["heads"], 0, TINY["head_dim"]), np.float32)
         cache = dict.fromkeys(self._cache_names, empty)
         total = np.zeros(rows)
         for step in range(steps):
+            # Every row starts with <s>, so the first step runs once and its one row stands for all (and the
+            # cross-attention cache stays one row, as in `nbest`).
             logits, *present = self._decoder.run(
                 None,
                 {
-                    "encoder_attention_mask": np.repeat(heard.mask, rows, 0),
-                    "input_ids": inputs[:, step : step + 1],
-                    "encoder_hidden_states": np.repeat(heard.hidden, rows, 0),
+                    "encoder_attention_mask": heard.mask,
+                    "input_ids": inputs[:1, :1] if step == 0 else inputs[:, step : step + 1],
+                    "encoder_hidden_states": heard.hidden,
                     "use_cache_branch": np.array([step > 0]),
                     **cache,
                 },
             )
-            scores = _log_softmax(logits[:, -1])
+            scores = np.broadcast_to(_log_softmax(logits[:, -1]), (rows, logits.shape[-1]))
             live = np.array([step <= len(s) for s in spellings])
             total += np.where(live, scores[np.arange(rows), targets[:, step]], 0.0)
             for name, value in zip(self._cache_names, present, strict=True):
-                if step == 0 or ".decoder." in name:
+                if ".decoder." in name:
+                    cache[name] = np.repeat(value, rows, 0) if step == 0 else value
+                elif step == 0:
                     cache[name] = value
         return [float(t) for t in total]
 
