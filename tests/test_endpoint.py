@@ -72,6 +72,15 @@ def test_a_stream_that_opens_with_speech_keeps_its_first_word() -> None:
     assert len(starts) == 1 and starts[0] < OPENING_FRAMES and ep.speech_start == 0.0
 
 
+def test_a_stream_that_opens_with_speech_keeps_its_soft_last_word() -> None:
+    """Its floor is its own quiet frames (no room heard before it), so a soft last word ("tips", "please") does not
+    clear three times that floor; it must still not end the utterance. After a room was heard, the same floor
+    rule holds (test_in_steady_noise_speech_is_what_clears_the_noise_floor)."""
+    soft = [frame(True, 25)] * 12  # 8x under the loudest frame, under three times the speech's quiet frames
+    _, starts, ends = run(speech(40) + soft + silence(30))
+    assert len(starts) == 1 and ends == [40 + len(soft) + CLOSING_FRAMES - 1]
+
+
 def test_clicks_do_not_start_and_short_pauses_do_not_end() -> None:
     clicks = [frame(True, 100), frame(False, 1)] * 20
     assert run(clicks)[1] == []
@@ -119,3 +128,38 @@ def test_end_of_stream_closes_the_utterance() -> None:
 
 def test_real_detector_frames_match_the_engine_chunks() -> None:
     assert endpoint.pocketsphinx_vad().is_speech(b"\0" * CHUNK_BYTES) is False
+
+
+class AlwaysSpeech:
+    """The detector in gym babble: everything is speech."""
+
+    def is_speech(self, frame: bytes) -> bool:
+        return True
+
+
+def test_a_stream_that_starts_again_learns_its_own_room() -> None:
+    """A file padded with digital silence, then the next file (time back at 0) opening on gym noise: the noise is
+    the new room's floor, not an utterance from its first frame (which fed Moonshine a second of babble before
+    the question, and it read the question twice). The same noise continuing the first stream does open one:
+    that stream's room had fallen silent."""
+    import numpy as np
+
+    from voicecoach.recognizer.endpoint import StreamEndpointer
+
+    rng = np.random.default_rng(7)
+
+    def noise(n: int) -> list[bytes]:
+        return [(rng.normal(0, 1000, CHUNK_BYTES // 2)).astype("<i2").tobytes() for _ in range(n)]
+
+    def feed(ep: StreamEndpointer, frames: list[bytes], start: float) -> list[int]:
+        return [i for i, f in enumerate(frames) if ep.feed(f, start + i * FRAME_SECONDS) is not None and ep.opened]
+
+    def after_a_padded_file(next_start: float) -> list[int]:
+        ep = StreamEndpointer(AlwaysSpeech())
+        first = noise(66) + [b"\0" * CHUNK_BYTES] * 33
+        feed(ep, first, 0.0)
+        ep.restart()  # what `reset` does between files
+        return feed(ep, noise(33), next_start)
+
+    assert after_a_padded_file(0.0) == []
+    assert after_a_padded_file(99 * FRAME_SECONDS) != []

@@ -14,6 +14,11 @@ class NoiseFloor:
         self._levels: deque[float] = deque(maxlen=window)
         self.level = 0.0
 
+    @property
+    def heard(self) -> int:
+        """How many levels it holds (at most `window`)."""
+        return len(self._levels)
+
     def update(self, level: float) -> None:
         self._levels.append(level)
         self.level = sorted(self._levels)[len(self._levels) // 10]

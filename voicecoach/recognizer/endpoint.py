@@ -57,6 +57,11 @@ QUICK_CLOSING_FRAMES = 8
 0.24 s, so "stop" over an answer can end it within half a second."""
 PREROLL_FRAMES = 5
 """Frames before the start window also given to the decoder: it decodes better from a little silence."""
+ROOM_HEARD_FRAMES = 10
+"""An utterance that starts before the noise floor has heard this many frames of the room (0.3 s) has no room
+to clear: its own quiet frames were the floor, and the soft last word ended it early ("any tips" -> "and it is",
+"quieter please" -> "quieter", a stream that opens with speech: a WAV cut tight). Such an utterance ends on the
+detector and the drop from its peak alone."""
 
 
 def frames_of(chunk: AudioChunk) -> Iterator[tuple[bytes, float]]:
@@ -108,6 +113,7 @@ class Endpointer:
         self._frames = 0
         self._peak = 0.0
         self._quiet_run = 0
+        self._room_known = True
         self.in_speech = False
         self.speech_start = 0.0
         self.quick = False
@@ -119,7 +125,8 @@ class Endpointer:
         level = self._loudness(frame)
         if speech:
             self._peak = max(self._peak, level)
-        loud = level >= max(QUIET_RATIO * self._peak, NOISE_MARGIN * self._floor.level)
+        room = NOISE_MARGIN * self._floor.level if self._room_known or not self.in_speech else 0.0
+        loud = level >= max(QUIET_RATIO * self._peak, room)
         heard = speech and loud
         self._floor.update(level)
         if not self.in_speech:
@@ -133,6 +140,7 @@ class Endpointer:
             self.in_speech, self._quiet_run = True, 0
             opening = len(self._opening) == self._frames  # still within the stream's first second
             frames = self._opening if opening else [r[0] for r in self._window]
+            self._room_known = self._floor.heard - START_WINDOW >= ROOM_HEARD_FRAMES
             self.speech_start = (self._frames - len(frames)) * FRAME_SECONDS
             audio = b"".join(frames)
             self._window.clear()
@@ -158,6 +166,7 @@ class StreamEndpointer:
     (a reset mid-stream) makes a new endpointer but keeps the room's noise floor."""
 
     def __init__(self, vad: VoiceActivity | None = None) -> None:
+        self._own_vad = vad is None
         self._vad = vad or pocketsphinx_vad()
         self._floor = NoiseFloor(FLOOR_FRAMES)  # the room's level outlives each Endpointer
         self.stream_time = 0.0
@@ -174,6 +183,17 @@ class StreamEndpointer:
         self._endpointer.quick = self.quick
         self._origin: float | None = None  # the timestamp of the first frame this endpointer is fed
 
+    def _new_stream(self) -> None:
+        """Time went back: another stream (the next file) whose room is not the last one's. The last file's
+        padding of digital silence had set the floor to zero, so the next file's noise opened an utterance on
+        its first frame, and Moonshine read a second of babble before the question as the question twice
+        ("running gives me sore knees running gives me sore knees")."""
+        self._floor = NoiseFloor(FLOOR_FRAMES)
+        if self._own_vad:  # the detector adapts to its room too
+            self._vad = pocketsphinx_vad()
+        self.stream_time = 0.0
+        self.restart()
+
     @property
     def in_speech(self) -> bool:
         return self._endpointer.in_speech
@@ -182,6 +202,8 @@ class StreamEndpointer:
         self.quick = self._endpointer.quick = quick
 
     def feed(self, frame: bytes, timestamp: float) -> bytes | None:
+        if timestamp < self.stream_time - FRAME_SECONDS:
+            self._new_stream()
         if self._origin is None:
             self._origin = timestamp
         was_in_speech = self._endpointer.in_speech

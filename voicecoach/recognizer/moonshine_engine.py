@@ -20,7 +20,7 @@ from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.commands import Command
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Reading, Transcript
-from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import (
     THREADS,
@@ -208,7 +208,7 @@ class MoonshineRecognizer:
         self._readings_within = readings_within
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
-        self._stream = StreamEndpointer(pocketsphinx_vad())
+        self._stream = StreamEndpointer()
         self._speech: list[bytes] = []
         self.description = f"moonshine tiny-en ({found}), biased to {len(content)} domain words"
 

@@ -20,7 +20,7 @@ from pocketsphinx.lm import ArpaBoLM
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Transcript, Word, mean_confidence
-from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of, pocketsphinx_vad
+from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of
 from voicecoach.recognizer.language_model import BARGE_IN_FILLERS, BARGE_IN_WORDS, barge_in_corpus, lm_corpus
 from voicecoach.text.domain import Domain
 
@@ -77,7 +77,7 @@ class PocketSphinxRecognizer:
         self._search = "domain"
         self._decoder.activate_search(self._search)
         self._in_utterance = False
-        self._stream = StreamEndpointer(pocketsphinx_vad())
+        self._stream = StreamEndpointer()
         self.description = (
             f"pocketsphinx (bundled US English, n-gram of {len(known & domain.words)} domain words); "
             "for better accuracy install Vosk English: voicecoach model download"
