@@ -126,7 +126,9 @@ class Matcher:
         for phrase in self._elsewhere + self._alarms:
             for token in phrase:
                 self._idf.setdefault(token, self._unseen_weight)
-        self._vocabulary = tuple(sorted(self._idf))
+        # Repairs land on words that tell intents apart: "tough" repaired to "though" (a word any question uses,
+        # but rare in the phrasings, so heavy) turned "my knees are tough to run" into warm-up advice.
+        self._vocabulary = tuple(sorted(t for t in self._idf if t not in FUNCTION_STEMS and t not in GYM_WORDS))
         self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
         self._exact = {tokens: intent for intent, tokens in phrasings} if exact else {}
         uses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
