@@ -330,6 +330,20 @@ def test_wake_word_must_lead_and_be_sure_for_an_unclear_request() -> None:
     assert [t.reply.intent for t in turns2] == [None]  # a sure wake gets "sorry, say again"
 
 
+def test_a_look_alike_of_the_wake_word_wakes_only_for_a_clear_request() -> None:
+    """Moonshine writes "coach" as "coke" in gym noise: with a clear request after it, it is a wake word ("start the
+    warm up" needs one); alone or before chatter, nobody is woken ("a coke please" is no lifter)."""
+    listener, _, _, turns, clock = make({2: "hey coke start the warm up"})
+    feed(listener, clock, 3)
+    assert [(t.heard, t.reply.intent) for t in turns] == [("start the warm up", "start_warmup")]
+    listener, _, voice, turns, clock = make({2: "coke", 60: "blue on the table", 90: "hey coke blue on the at"})
+    feed(listener, clock, 100)
+    assert turns == [] and voice.said == []  # no "Yes?", no window opened, no "sorry, say again"
+    listener, _, _, turns, clock = make({2: "the coat is on the chair start the warm up"})
+    feed(listener, clock, 3)
+    assert turns == []  # only among the first words, like the wake word
+
+
 def test_knee_advice_only_on_words_the_recogniser_is_sure_of() -> None:
     def transcript(confidences: dict[str, float]) -> Transcript:
         words = tuple(Word(w, i * 0.3, i * 0.3 + 0.3, c) for i, (w, c) in enumerate(confidences.items()))

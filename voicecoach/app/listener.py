@@ -44,6 +44,10 @@ earlier partials were often a prefix of another word (measured in benchmarks/ben
 WAKE_WITHIN_WORDS = 3
 """The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
 recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
+WAKE_ALIKES = {"coach": frozenset({"coke", "coat", "cole", "code", "cove", "colt", "coachy", "coaches"})}
+"""What Moonshine writes for "coach" when it is unsure, most of all in gym noise ("hey coke, my knees hurt ..."): a
+wake word heard so counts only when what follows is a clear request, as a wake word of low confidence does. Read off
+the listen path of benchmarks/bench_ear.py (questions and commands lost to activation, four voices)."""
 WAKE_REPLY_SECONDS = 0.6
 """After the wake word alone, "Yes?" waits this long and is not said at all if the lifter talks on: people pause
 after "hey coach," and the coach's "Yes?" (its microphone muted while it speaks) cut the question that followed
@@ -274,11 +278,15 @@ class Listener:
         words = text.split()
         # Lifters say the wake word first ("coach, ...", "hey coach, ..."); one found later in an utterance
         # is far more often babble decoded into the closed vocabulary.
-        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS] or self._late_wake(transcript):
-            skip = words.index(self.settings.wake_word) + 1
+        alike = self._wake_alike(words)
+        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS] or self._late_wake(transcript) or alike is not None:
+            skip = (alike if alike is not None else words.index(self.settings.wake_word)) + 1
             after = words[skip:]
             sure = transcript.sure_text(skip=skip)
             text, addressed, woken = " ".join(after), True, True
+            if not after and alike is not None:
+                self._ignore(transcript.text, "a look-alike of the wake word alone")
+                return None
             if not after:
                 self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
                 self._yes_due = self.clock.monotonic() + WAKE_REPLY_SECONDS
@@ -296,7 +304,7 @@ class Listener:
             # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
             self._ignore(text, "not a warm-up command")
             return None
-        unsure = woken and self._wake_confidence(transcript) < self.settings.min_wake_confidence
+        unsure = woken and (alike is not None or self._wake_confidence(transcript) < self.settings.min_wake_confidence)
         if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
@@ -330,7 +338,18 @@ class Listener:
         words = text.split()
         if self.settings.wake_word in words[:WAKE_WITHIN_WORDS]:
             words = words[words.index(self.settings.wake_word) + 1 :]
+        elif (alike := self._wake_alike(words)) is not None:
+            words = words[alike + 1 :]
         return " ".join(words)
+
+    def _wake_alike(self, words: list[str]) -> int | None:
+        """Where a look-alike of the wake word (`WAKE_ALIKES`) stands among the first words, when the wake word
+        itself is not there."""
+        first = words[:WAKE_WITHIN_WORDS]
+        if self.settings.wake_word in first:
+            return None
+        alikes = WAKE_ALIKES.get(self.settings.wake_word, frozenset())
+        return next((i for i, word in enumerate(first) if word in alikes), None)
 
     def _second_hearing(self, transcript: Transcript, heard: str) -> str | None:
         """What follows the wake word in the engine's second hearing (`Transcript.rehear`), when the first gives
