@@ -278,8 +278,10 @@ class Matcher:
         return token in self._idf
 
     def _unseen_count(self, tokens: tuple[str, ...]) -> int:
-        """How many different content words of `tokens` no phrasing in the knowledge base uses."""
-        return sum(t not in self._ownership and t not in FUNCTION_STEMS for t in set(tokens))
+        """How many different content words of `tokens` no phrasing in the knowledge base uses. Gym words count as
+        seen: "should I train sissy squats" heard as "jedi train sissy squats" was dropped for "train" (replayed
+        spoken decodes, 20 dB: right 83.9 -> 84.2%; CLINC150 acted on still 0 of 5,290)."""
+        return sum(t not in self._ownership and t not in FUNCTION_STEMS and t not in GYM_WORDS for t in set(tokens))
 
     def _anchored(self, tokens: tuple[str, ...]) -> bool:
         """Knee advice needs two knee-topic words ("knee" + "hurt", "sissy" + "squat"). One is not enough:
