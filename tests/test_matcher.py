@@ -57,8 +57,8 @@ def test_other_body_parts_and_chatter_never_get_knee_advice(matcher: Matcher) ->
         ("tread mill hurts my knees", "knee_pain_treadmill"),
         ("best knee exercise", "knee_strengthen"),  # the knee and an exercise: a knee question
         ("some music knees", None),  # a closed grammar's chatter: the knee alone anchors nothing
-        ("my knees are tough to run", "knee_pain_treadmill"),
-        ("jedi train sissy squats", "knee_strengthen"),  # one misheard word; "train" is any gym question's word  # "tough" is no misspelt "though" (a warm-up phrasing)
+        ("my knees are tough to run", "knee_pain_treadmill"),  # "tough" is no misspelt "though" (a warm-up word)
+        ("jedi train sissy squats", "knee_strengthen"),  # one misheard word; "train" is any gym question's word
         ("", None),
         ("[unk] [unk]", None),
     ],
