@@ -200,6 +200,8 @@ def place_commands(
 class Detection:
     sample: int
     word: str
+    heard: str = ""
+    """The result it was read from (a partial or final text)."""
 
 
 def listen(
@@ -245,10 +247,12 @@ def listen(
             around = words_around(text, (at - start) / RATE, (end - start) / RATE)
             spoken = set(around.lower().replace(",", " ").replace(".", " ").split())
         if final is not None:
-            words = [w for w in final.text.split() if interrupt_command(w) is not None and not is_coach_word(w, spoken)]
+            heard = final.text
+            words = [w for w in heard.split() if interrupt_command(w) is not None and not is_coach_word(w, spoken)]
             last, seen = "", 0
         else:  # as the listener: a partial result only when the near-end gate is open
-            candidate = first_interrupting(recognizer.partial().split()) if near else ""
+            heard = recognizer.partial() if near else ""
+            candidate = first_interrupting(heard.split())
             seen = seen + 1 if candidate == last else 1
             last = candidate
             words = [candidate] if candidate and not is_coach_word(candidate, spoken) and seen >= STABLE_CHUNKS else []
@@ -256,7 +260,7 @@ def listen(
         if over_answers:  # the listener's rule: only these mean something over an answer
             commands = [c for c in commands if c in over]
         if commands and near:
-            found.append(Detection(at + chunk, commands[0]))
+            found.append(Detection(at + chunk, commands[0], heard))
             recognizer.reset()
             last, seen = "", 0
     return found
@@ -281,6 +285,17 @@ def score(found: list[Detection], placed: list[Placed]) -> tuple[dict[str, list[
         if any(p.start - RATE // 5 <= d.sample <= p.end + int(1.5 * RATE) for p in placed)
     }
     return per_voice, len([k for k in range(len(found)) if k not in near])
+
+
+def print_misses(label: str, canceller: str, found: list[Detection], placed: list[Placed]) -> None:
+    """Each placed command no detection matched (as `score` matches them), with what was detected near it."""
+    per_voice, _ = score(found, placed)
+    order = {voice: iter(delays) for voice, delays in per_voice.items()}
+    for p in placed:
+        if next(order[p.voice]) is not None:
+            continue
+        near = [f"{d.word} ({d.heard!r})" for d in found if p.start - RATE // 5 <= d.sample <= p.end + int(1.5 * RATE)]
+        print(f"    {label} {canceller}: missed {p.word!r} ({p.voice}) at {p.start / RATE:.1f} s; near it: {near}")
 
 
 def rss_mb() -> float:
@@ -325,6 +340,7 @@ def main() -> int:
         "--command-margin", type=float, help="moonshine: score the commands whole within this many nats (0: off)"
     )
     parser.add_argument("--player-latency", type=float, default=0.08, help="stop() to silence, s (player)")
+    parser.add_argument("--misses", action="store_true", help="list each command not heard, and what was instead")
     args = parser.parse_args()
     cache = Path(tempfile.gettempdir()) / "voicecoach-bargein"
     cache.mkdir(exist_ok=True)
@@ -351,6 +367,8 @@ def main() -> int:
                 found = listen(out, playback, gated, args.engine, only is not None, args.command_margin)
                 if with_lifter:
                     per_voice, _ = score(found, placed)
+                    if args.misses:
+                        print_misses(label, name, found, placed)
                     e = (
                         erle(
                             np.clip(echo, -32768, 32767).astype(np.int16),
