@@ -407,3 +407,20 @@ def test_one_cross_attention_row_serves_every_beam(audio_fixture: Callable[[str]
     own = {name: np.repeat(value, len(rows), 0) for name, value in first.items()}
     shared = {name: own[name] if ".decoder." in name else value for name, value in first.items()}
     assert np.array_equal(step(own), step(shared))
+
+
+@needs_model
+def test_a_sentence_is_never_scored_whole_as_a_command(moonshine: Recognizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gym chatter read "and start to start to start to start" scored "Stop." whole and stopped the warm-up (echo
+    room, gym noise): only a reading of a few different words (`COMMAND_READING_WORDS`) is checked against the
+    commands, a decoder's loop on one word included."""
+    from voicecoach.recognizer.moonshine_engine import COMMAND_READING_WORDS, MoonshineRecognizer
+
+    assert isinstance(moonshine, MoonshineRecognizer)
+    monkeypatch.setattr(moonshine.model, "closest", lambda *args, **kwargs: "stop")  # every sound "is" a command
+    heard = moonshine.model.encode(np.zeros(16_000, np.float32))
+    sentence = "and start to start to start to start"
+    assert len(set(sentence.split())) > COMMAND_READING_WORDS
+    assert moonshine._command_or(sentence, heard, []) == sentence
+    assert moonshine._command_or("missing", heard, []) == "stop"
+    assert moonshine._command_or("to get to get to get to", heard, []) == "stop"

@@ -68,6 +68,11 @@ espeak-ng's "resume" ("missing", 3.6 nats over "Resume."), Festival's ("for assu
 Checked for false interruptions with benchmarks/bench_bargein.py (0: off)."""
 COMMAND_LEAD = 1.0
 """... and only if it beats the next command by this many nats: an unclear sound is no command."""
+COMMAND_READING_WORDS = 2
+"""... and only when the model's own reading has at most this many different words: a command misread ("missing",
+"for assume"), or a decoder loop on one ("to get to get to get to" for Piper's "skip", "f f f f f f"). More is a
+sentence: gym chatter over the coach's "Starting the warm-up", read "and start to start to start to start", scored
+"Stop." whole and stopped the warm-up (echo room, gym noise, a false stop)."""
 MAX_UTTERANCE_SECONDS = 8.0
 """As PocketSphinx: in steady noise the endpointer may never hear the end; the model is trained on <= ~9 s."""
 PARTIAL_WINDOW_SECONDS = 1.5
@@ -302,7 +307,7 @@ class MoonshineRecognizer:
         """`text`, or the command the utterance is when `text` holds none (`COMMAND_MARGIN`, `COMMAND_LEAD`), judged
         against the model's readings of it: the biased one `text` came from (`tokens`) and the unbiased greedy one,
         decoded only now (against the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
-        if not self._command_margin or _BARGE_IN & set(text.split()):
+        if not self._command_margin or _BARGE_IN & set(text.split()) or len(set(text.split())) > COMMAND_READING_WORDS:
             return text
         readings = [tokens, self.model.decode(heard)]
         choices = self._command_spellings
