@@ -337,21 +337,36 @@ def test_the_warm_up_scores_the_commands_whole_when_the_reading_holds_none() -> 
 
     domain = build_domain(knowledge.load())
 
+    from voicecoach.audio.chunks import read_wav
+
+    def in_a_room(audio: Path) -> np.ndarray:
+        # The live stream's room before the word (each file is a new stream; a one-word WAV cut tight never clears
+        # its own first frames as a noise floor, see the closing note of stop 23).
+        return np.concatenate([np.zeros(8_000, np.int16), read_wav(audio), np.zeros(8_000, np.int16)])
+
     def heard(margin: float | None, *, interrupting: bool = True) -> dict[str, str]:
         engine = MoonshineRecognizer(domain) if margin is None else MoonshineRecognizer(domain, command_margin=margin)
         engine.commands_only(True)  # the warm-up
         engine.interrupt_only(interrupting)  # ... while the coach counts, or while it is paused
         return {
-            said: " ".join(t.text for t in transcribe_chunks(engine, wav_to_chunks(audio, trailing_silence=0.5)))
+            said: " ".join(t.text for t in transcribe_chunks(engine, samples_to_chunks(in_a_room(audio))))
             for said in INTERRUPTING + COACH_SAYS
             if (audio := REPO / "audio" / "en_us_150wpm" / f"{said.replace(',', '').replace(' ', '_')}.wav")
         }
 
     for interrupting in (True, False):
-        greedy, scored = heard(0.0, interrupting=interrupting), heard(None, interrupting=interrupting)
-        assert scored["resume"] == "resume" and (greedy["resume"] != "resume" or not interrupting), (greedy, scored)
+        scored = heard(None, interrupting=interrupting)
+        assert scored["resume"] == "resume", scored
         assert sum(scored[w] == w for w in INTERRUPTING) >= 8, scored
         assert not any(set(scored[s].split()) & set(BARGE_IN_WORDS) for s in COACH_SAYS), scored
+    # The word with no room before it, as the decoder got it when the stream opened on the word itself: greedily
+    # "missing", scored whole "resume".
+    engine = MoonshineRecognizer(domain)
+    engine.commands_only(True)
+    engine.interrupt_only(True)
+    tight = read_wav(REPO / "audio" / "en_us_150wpm" / "resume.wav").astype(np.float32) / 32768.0
+    assert engine._interrupt_text(tight, ended=False) != "resume"
+    assert engine._interrupt_text(tight, ended=True) == "resume"
 
 
 @needs_model
