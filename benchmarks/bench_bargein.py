@@ -287,9 +287,10 @@ def score(found: list[Detection], placed: list[Placed]) -> tuple[dict[str, list[
     return per_voice, len([k for k in range(len(found)) if k not in near])
 
 
-def print_misses(label: str, canceller: str, found: list[Detection], placed: list[Placed]) -> None:
-    """Each placed command no detection matched (as `score` matches them), with what was detected near it."""
-    per_voice, _ = score(found, placed)
+def print_misses(
+    label: str, canceller: str, found: list[Detection], placed: list[Placed], per_voice: dict[str, list[float | None]]
+) -> None:
+    """Each placed command that `score` (`per_voice`) matched to no detection, with what was detected near it."""
     order = {voice: iter(delays) for voice, delays in per_voice.items()}
     for p in placed:
         if next(order[p.voice]) is not None:
@@ -368,7 +369,7 @@ def main() -> int:
                 if with_lifter:
                     per_voice, _ = score(found, placed)
                     if args.misses:
-                        print_misses(label, name, found, placed)
+                        print_misses(label, name, found, placed, per_voice)
                     e = (
                         erle(
                             np.clip(echo, -32768, 32767).astype(np.int16),

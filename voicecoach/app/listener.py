@@ -278,13 +278,14 @@ class Listener:
         words = text.split()
         # Lifters say the wake word first ("coach, ...", "hey coach, ..."); one found later in an utterance
         # is far more often babble decoded into the closed vocabulary.
-        alike = self._wake_alike(words)
-        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS] or self._late_wake(transcript) or alike is not None:
-            skip = (alike if alike is not None else words.index(self.settings.wake_word)) + 1
+        at = self._wake_position(words)
+        alike = at is not None and words[at] != self.settings.wake_word
+        if at is not None or self._late_wake(transcript):
+            skip = (at if at is not None else words.index(self.settings.wake_word)) + 1
             after = words[skip:]
             sure = transcript.sure_text(skip=skip)
             text, addressed, woken = " ".join(after), True, True
-            if not after and alike is not None:
+            if not after and alike:
                 self._ignore(transcript.text, "a look-alike of the wake word alone")
                 return None
             if not after:
@@ -304,7 +305,7 @@ class Listener:
             # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
             self._ignore(text, "not a warm-up command")
             return None
-        unsure = woken and (alike is not None or self._wake_confidence(transcript) < self.settings.min_wake_confidence)
+        unsure = woken and (alike or self._wake_confidence(transcript) < self.settings.min_wake_confidence)
         if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
@@ -336,18 +337,14 @@ class Listener:
 
     def _after_wake(self, text: str) -> str:
         words = text.split()
-        if self.settings.wake_word in words[:WAKE_WITHIN_WORDS]:
-            words = words[words.index(self.settings.wake_word) + 1 :]
-        elif (alike := self._wake_alike(words)) is not None:
-            words = words[alike + 1 :]
-        return " ".join(words)
+        at = self._wake_position(words)
+        return " ".join(words if at is None else words[at + 1 :])
 
-    def _wake_alike(self, words: list[str]) -> int | None:
-        """Where a look-alike of the wake word (`WAKE_ALIKES`) stands among the first words, when the wake word
-        itself is not there."""
+    def _wake_position(self, words: list[str]) -> int | None:
+        """Where the wake word stands among the first words, or else a look-alike of it (`WAKE_ALIKES`)."""
         first = words[:WAKE_WITHIN_WORDS]
         if self.settings.wake_word in first:
-            return None
+            return first.index(self.settings.wake_word)
         alikes = WAKE_ALIKES.get(self.settings.wake_word, frozenset())
         return next((i for i, word in enumerate(first) if word in alikes), None)
 

@@ -191,7 +191,6 @@ class StreamEndpointer:
         self._floor = NoiseFloor(FLOOR_FRAMES)
         if self._own_vad:  # the detector adapts to its room too
             self._vad = pocketsphinx_vad()
-        self.stream_time = 0.0
         self.restart()
 
     @property

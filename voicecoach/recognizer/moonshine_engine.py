@@ -307,7 +307,8 @@ class MoonshineRecognizer:
         """`text`, or the command the utterance is when `text` holds none (`COMMAND_MARGIN`, `COMMAND_LEAD`), judged
         against the model's readings of it: the biased one `text` came from (`tokens`) and the unbiased greedy one,
         decoded only now (against the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
-        if not self._command_margin or _BARGE_IN & set(text.split()) or len(set(text.split())) > COMMAND_READING_WORDS:
+        words = set(text.split())
+        if not self._command_margin or _BARGE_IN & words or len(words) > COMMAND_READING_WORDS:
             return text
         readings = [tokens, self.model.decode(heard)]
         choices = self._command_spellings

@@ -128,7 +128,7 @@ class Matcher:
                 self._idf.setdefault(token, self._unseen_weight)
         # Repairs land on words that tell intents apart: "tough" repaired to "though" (a word any question uses,
         # but rare in the phrasings, so heavy) turned "my knees are tough to run" into warm-up advice.
-        self._vocabulary = tuple(sorted(t for t in self._idf if t not in FUNCTION_STEMS and t not in GYM_WORDS))
+        self._vocabulary = tuple(sorted(t for t in self._idf if not _generic(t)))
         self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
         self._exact = {tokens: intent for intent, tokens in phrasings} if exact else {}
         uses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -144,8 +144,7 @@ class Matcher:
         self._anchors = frozenset(
             token
             for token, counts in uses.items()
-            if token not in FUNCTION_STEMS
-            and token not in GYM_WORDS
+            if not _generic(token)
             and 3 * sum(n for i, n in counts.items() if i in self.topic_ids)
             >= max(1, sum(n for i, n in counts.items() if i not in self.topic_ids))
         )
@@ -281,7 +280,7 @@ class Matcher:
         """How many different content words of `tokens` no phrasing in the knowledge base uses. Gym words count as
         seen: "should I train sissy squats" heard as "jedi train sissy squats" was dropped for "train" (replayed
         spoken decodes, 20 dB: right 83.9 -> 84.2%; CLINC150 acted on still 0 of 5,290)."""
-        return sum(t not in self._ownership and t not in FUNCTION_STEMS and t not in GYM_WORDS for t in set(tokens))
+        return sum(t not in self._ownership and not _generic(t) for t in set(tokens))
 
     def _anchored(self, tokens: tuple[str, ...]) -> bool:
         """Knee advice needs two knee-topic words ("knee" + "hurt", "sissy" + "squat"). One is not enough:
@@ -314,6 +313,11 @@ A recogniser's closed vocabulary turns chatter into exactly these ("knees on go"
 "exercise": "what is the best knee exercise" is a knee question, and was lost typed and spoken (held-out typed
 155 -> 156 of 157; stop 21's Moonshine decodes replayed, rescore_readings.py: right 87.6 -> 88.4% quiet,
 81.1 -> 81.8% at 20 dB; CLINC150 acted on 0 of 5,290 before and after)."""
+
+
+def _generic(token: str) -> bool:
+    """A function word or a word any gym question uses: it tells no intent apart."""
+    return token in FUNCTION_STEMS or token in GYM_WORDS
 
 
 def _weight(token: str, idf: float) -> float:
