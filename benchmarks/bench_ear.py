@@ -68,6 +68,8 @@ class Outcome:
     readings: tuple[tuple[str, float], ...] = ()
     """The answer path: the recogniser's best reading (0.0 behind) and its others (`other_readings`), kept to
     re-score them offline (benchmarks/rescore_readings.py)."""
+    restored: tuple[tuple[str, float], ...] = ()
+    """The answer path: the recogniser's restored readings (`Transcript.restored`)."""
 
 
 def heldout() -> list[tuple[str, str]]:
@@ -167,12 +169,12 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
         computes.append(time.perf_counter() - started)
         transcripts.append(final)
     heard, sure = heard_and_sure(transcripts)
-    others = other_readings(transcripts)
+    others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
     readings = ((heard, 0.0), *others)
     dialogue = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary)  # type: ignore[attr-defined]
-    reply = dialogue.turn(heard, sure=sure, others=others)
+    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored)
     return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, reply.heard, True,
-                   max(computes) if computes else None, readings)  # fmt: skip
+                   max(computes) if computes else None, readings, tuple(restored))  # fmt: skip
 
 
 def _peak_of(task: tuple[str, tuple[float, int, float], list[str]]) -> float:

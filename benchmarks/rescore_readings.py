@@ -34,7 +34,7 @@ def replay(outcome: Outcome, dialogue: Dialogue, weight: float, within: float) -
     if not outcome.readings:
         return outcome
     (best, _), *others = outcome.readings
-    heard = dialogue.reading(best, [(t, b) for t, b in others if b <= within], weight=weight)
+    heard = dialogue.reading(best, [(t, b) for t, b in others if b <= within], restored=outcome.restored, weight=weight)
     dialogue.reset()
     reply = dialogue.turn(heard)
     return Outcome(**{**outcome.__dict__, "heard": reply.heard, "intent": reply.intent, "topic": reply.topic})
@@ -54,6 +54,7 @@ def main() -> None:
     for line in Path(args.outcomes).read_text().splitlines():
         raw = json.loads(line)
         raw["readings"] = tuple(tuple(r) for r in raw.get("readings", ()))
+        raw["restored"] = tuple(tuple(r) for r in raw.get("restored", ()))
         outcome = Outcome(**raw)
         if outcome.path == "answer" and (not args.voices or outcome.voice in args.voices.split(",")):
             outcomes.append(outcome)

@@ -439,3 +439,58 @@ def test_a_sentence_is_never_scored_whole_as_a_command(moonshine: Recognizer, mo
     assert moonshine._command_or(sentence, heard, []) == sentence
     assert moonshine._command_or("missing", heard, []) == "stop"
     assert moonshine._command_or("to get to get to get to", heard, []) == "stop"
+
+
+@needs_model
+def test_the_knee_is_put_back_on_clear_audio_only(tmp_path: Path) -> None:
+    """espeak-ng's "knees feel bad after squatting" reads "these feel bad after squatting"; with the knee put back
+    and scored whole (`knee_readings`), the dialogue answers the squat. In gym noise 10 dB under the words, where
+    the model's scores of a word it did not hear mislead, the knee is not even tried; 20 dB under, it is. (With
+    half a second of silence before these words the model finds the knee 12 nats behind, not 7: too far. In the
+    listen loop the gain is smaller than from files, see `knee_readings`.)"""
+    from voicecoach.audio.chunks import read_wav
+    from voicecoach.recognizer.base import other_readings
+    from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+    from voicecoach.text.dialogue import Dialogue
+
+    kb = knowledge.load()
+    path = tmp_path / "knees.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), "knees feel bad after squatting"],
+                   check=True)  # fmt: skip
+    samples = read_wav(path)  # 16 kHz
+    engine = MoonshineRecognizer(build_domain(kb))
+
+    def answer(audio: np.ndarray) -> tuple[str | None, list[tuple[str, float]]]:
+        engine.reset()
+        transcripts = transcribe_chunks(engine, samples_to_chunks(audio))
+        heard = " ".join(t.text for t in transcripts)
+        restored = other_readings(transcripts, restored=True)
+        reply = Dialogue(kb).turn(heard, others=other_readings(transcripts), restored=restored)
+        return reply.intent, restored
+
+    silence = np.zeros(8_000, np.int16)
+    intent, restored = answer(np.concatenate([samples, silence, silence]))  # a file, as `voicecoach answer` gets it
+    assert "knees feel bad after squatting" in [text for text, _ in restored], restored
+    assert intent == "knee_pain_squat", restored
+
+    gym = REPO.parent / "shared" / "tools" / "gym_noise.py"
+    if not gym.is_file():
+        pytest.skip(f"needs {gym.relative_to(REPO.parent)} beside the checkout (the gym noise)")
+    noise = tmp_path / "gym.wav"
+    subprocess.run([sys.executable, str(gym), "make", str(noise), "--seconds", "8", "--seed", "3"], check=True)
+    scored: list[str] = []
+    real = engine._knee_readings
+
+    def spy(heard: object, tokens: list[int]) -> list[tuple[str, float]]:
+        scored.append(engine.model.text(tokens))
+        return real(heard, tokens)  # type: ignore[arg-type]
+
+    engine._knee_readings = spy  # type: ignore[method-assign]
+    for snr in (20, 10):
+        mixed = tmp_path / f"snr{snr}.wav"
+        subprocess.run([sys.executable, str(gym), "mix", str(path), str(noise), str(mixed), "--snr", str(snr),
+                        "--lead", "1", "--tail", "1.5"], check=True)  # fmt: skip
+        scored.clear()
+        engine.reset()
+        transcribe_chunks(engine, wav_to_chunks(mixed, trailing_silence=1.0))
+        assert bool(scored) == (snr == 20), (snr, scored)

@@ -225,7 +225,8 @@ def run_job(job: Job) -> Result:
         transcripts = transcribe_chunks(recognizer, chunks)
         result.heard, sure = heard_and_sure(transcripts)
         dialogue = Dialogue(_kb(), confirm_unnamed=not recognizer.open_vocabulary)  # as `voicecoach answer`
-        reply = dialogue.turn(result.heard, sure=sure, others=other_readings(transcripts))
+        others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
+        reply = dialogue.turn(result.heard, sure=sure, others=others, restored=restored)
         result.heard = reply.heard
         result.topic, result.intent, result.utterances = reply.topic, reply.intent, len(transcripts)
         result.seconds = len(chunks) * chunks[0].seconds if chunks else 0.0

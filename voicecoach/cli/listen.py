@@ -83,7 +83,8 @@ def run_answer(args: argparse.Namespace) -> int:
     transcripts = transcribe_chunks(recognizer, chunks)
     heard, sure = heard_and_sure(transcripts)
     dialogue = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary)
-    reply = dialogue.turn(heard, sure=sure, others=other_readings(transcripts))
+    others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
+    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored)
     if args.out:
         from voicecoach.voice import render_to_wav
 

@@ -55,6 +55,9 @@ class Transcript:
     alternatives: tuple[Reading, ...] = ()
     """Other readings of the same utterance, best first (an engine's n-best list): the dialogue rescores them
     with `text` by what the knowledge base makes of each (`Dialogue.reading`)."""
+    restored: tuple[Reading, ...] = ()
+    """`text` with a word the engine lost put back and scored whole by the engine on clear audio (Moonshine: the
+    knee, see `knee_readings`): unlike `alternatives`, such a reading may take over a command (`Dialogue.reading`)."""
     rehear: Callable[[], str] | None = field(default=None, compare=False, repr=False)
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
     when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
@@ -143,15 +146,15 @@ def heard_and_sure(transcripts: Iterable[Transcript]) -> tuple[str, str | None]:
     return " ".join(t.text for t in spoken), None if None in sure else " ".join(s for s in sure if s)
 
 
-def other_readings(transcripts: Iterable[Transcript]) -> list[tuple[str, float]]:
-    """Several utterances as one (as `heard_and_sure`), read with one utterance's alternative at a time: each
-    such text and how far behind the best it is."""
+def other_readings(transcripts: Iterable[Transcript], *, restored: bool = False) -> list[tuple[str, float]]:
+    """Several utterances as one (as `heard_and_sure`), read with one utterance's alternative (or, `restored`,
+    restored reading) at a time: each such text and how far behind the best it is."""
     spoken = [t for t in transcripts if t.text]
     texts = [t.text for t in spoken]
     return [
         (" ".join([*texts[:i], other.text, *texts[i + 1 :]]), other.behind)
         for i, t in enumerate(spoken)
-        for other in t.alternatives
+        for other in (t.restored if restored else t.alternatives)
     ]
 
 

@@ -197,6 +197,11 @@ class StreamEndpointer:
     def in_speech(self) -> bool:
         return self._endpointer.in_speech
 
+    @property
+    def room_db(self) -> float:
+        """The room's noise floor (`NoiseFloor`) in dB full scale (digital silence: -140)."""
+        return 20 * math.log10(self._floor.level / 32768 + 1e-7)
+
     def set_quick(self, quick: bool) -> None:
         self.quick = self._endpointer.quick = quick
 

@@ -21,6 +21,7 @@ from voicecoach.commands import Command
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of
+from voicecoach.recognizer.knee_readings import CLEAR_DB, KNEE_PRIOR, WITHIN, knee_variants
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import (
     THREADS,
@@ -189,6 +190,7 @@ class MoonshineRecognizer:
         readings_within: float = READINGS_WITHIN,
         command_margin: float = COMMAND_MARGIN,
         knee_bias: float = KNEE_BIAS,
+        knee_variants: bool = True,
         threads: int = THREADS,
     ) -> None:
         found = folder or bundled_model_dir()
@@ -211,6 +213,7 @@ class MoonshineRecognizer:
         self._commands_only = False
         self._beam = beam
         self._readings_within = readings_within
+        self._knee_variants = knee_variants
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer()
@@ -239,10 +242,11 @@ class MoonshineRecognizer:
         self._speech = []
         self._partial = ("", 0)
         others: tuple[Reading, ...] = ()
+        restored: tuple[Reading, ...] = ()
         if self._interrupting:
             text, rehear = self._interrupt_text(samples[loud_span(samples)], ended=True), None
         else:
-            text, others = self._open_readings(samples)
+            text, others, restored = self._open_readings(samples, knee_variants=self._clear(samples))
             rehear = self._after_pause(samples)
         return Transcript(
             text=text,
@@ -250,8 +254,14 @@ class MoonshineRecognizer:
             end=self._stream.stream_time,
             engine=self.name,
             alternatives=others,
+            restored=restored,
             rehear=rehear,
         )
+
+    def _clear(self, samples: np.ndarray) -> bool:
+        """The utterance's loud frames stand `CLEAR_DB` over the room's noise floor."""
+        levels = frame_levels_db(samples)
+        return len(levels) > 0 and float(np.percentile(levels, 90)) - self._stream.room_db >= CLEAR_DB
 
     def _after_pause(self, samples: np.ndarray) -> Callable[[], str] | None:
         """A second hearing, decoded only if asked: the audio after the utterance's first pause (the one behind
@@ -279,9 +289,12 @@ class MoonshineRecognizer:
     def _open_text(self, samples: np.ndarray) -> str:
         return normalise(self.model.transcribe(samples, self._bias, width=self._beam))
 
-    def _open_readings(self, samples: np.ndarray) -> tuple[str, tuple[Reading, ...]]:
-        """The best reading, and the beam's others within `readings_within` (distinct once normalised). During the
-        warm-up (commands only), a reading without a command is checked against the commands scored whole."""
+    def _open_readings(
+        self, samples: np.ndarray, *, knee_variants: bool = False
+    ) -> tuple[str, tuple[Reading, ...], tuple[Reading, ...]]:
+        """The best reading, the beam's others within `readings_within` (distinct once normalised) and, on
+        `knee_variants`, the best one with the knee put back (`knee_readings`). During the warm-up (commands only),
+        a reading without a command is checked against the commands scored whole."""
         heard = self.model.encode(samples)
         hypotheses = self.model.nbest(heard, self._bias, width=self._beam)  # never empty, best first
         top = hypotheses[0]
@@ -290,9 +303,30 @@ class MoonshineRecognizer:
             if h.score >= top.score - self._readings_within:
                 readings.setdefault(normalise(self.model.text(list(h.tokens))), top.score - h.score)
         best, *others = readings
+        restored: list[Reading] = []
+        if knee_variants and self._knee_variants and not self._commands_only:
+            restored = [Reading(text, behind) for text, behind in self._knee_readings(heard, list(top.tokens))]
         if self._commands_only:
             best = self._command_or(best, heard, list(top.tokens))
-        return best, tuple(Reading(text, readings[text]) for text in others if text and text != best)
+        alternatives = tuple(Reading(text, readings[text]) for text in others if text and text != best)
+        return best, alternatives, tuple(restored)
+
+    def _knee_readings(self, heard: Encoded, tokens: list[int]) -> list[tuple[str, float]]:
+        """The reading `tokens` spell with the knee put back (`knee_variants`), each with how far behind it counts:
+        scored whole against `tokens` itself, unbiased, less `KNEE_PRIOR`."""
+        variants = {}
+        for text in knee_variants(self.model.text(tokens)):
+            spelling = self.model.tokenizer.encode(WORD_START + text.replace(" ", WORD_START))
+            if spelling:
+                variants[text] = spelling
+        if not variants:
+            return []
+        own, *scores = self.model.likelihoods(heard, [tokens, *variants.values()])
+        return [
+            (normalise(text), max(0.0, own - score - KNEE_PRIOR))
+            for text, score in zip(variants, scores, strict=True)
+            if own - score <= WITHIN
+        ]
 
     def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:
         """Greedy (a barge-in must be quick); once the word has `ended` (the utterance's end, or its loud part over

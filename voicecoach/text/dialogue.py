@@ -230,11 +230,19 @@ class Dialogue:
         self.confirm_unnamed = confirm_unnamed
         self.state = State()
 
-    def turn(self, heard: str, *, sure: str | None = None, others: Sequence[tuple[str, float]] = ()) -> Reply:
+    def turn(
+        self,
+        heard: str,
+        *,
+        sure: str | None = None,
+        others: Sequence[tuple[str, float]] = (),
+        restored: Sequence[tuple[str, float]] = (),
+    ) -> Reply:
         """`sure`: the words of `heard` the recogniser is confident of (None: all of them, as for typed text).
-        `others`: the recogniser's other readings of the same utterance, each with how far behind `heard` it is;
-        when `reading` takes one, it is answered on all its words (the reply's `heard` says which)."""
-        if (chosen := self.reading(heard, others)) != heard:
+        `others` and `restored`: the recogniser's other readings of the same utterance (`Transcript.alternatives`,
+        `Transcript.restored`), each with how far behind `heard` it is; when `reading` takes one, it is answered on
+        all its words (the reply's `heard` says which)."""
+        if (chosen := self.reading(heard, others, restored=restored)) != heard:
             heard, sure = chosen, None
         reply, self.state = respond(
             self.kb, self.matcher, self.state, heard, confirm_unnamed=self.confirm_unnamed, sure=sure
@@ -248,16 +256,26 @@ class Dialogue:
         reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True, sure=sure)
         return reply.intent in self.matcher.topic_ids
 
-    def reading(self, heard: str, others: Sequence[tuple[str, float]], *, weight: float = READING_WEIGHT) -> str:
-        """Of the recogniser's readings of one utterance (`heard` its best; `others` the rest, each with how far
-        behind the best the engine scored it), the one to answer: the best by the engine's score plus `weight`
-        times the confidence of the knee answer a reading gets outright (none: 0). A command or follow-up in the
-        best reading stands. The beam's best reading loses a knee word to an everyday one ("why does my knee
-        hurt on the left breast") where a close second keeps it ("... on the leg press")."""
-        if not others or self._asks_for_something(heard):
+    def reading(
+        self,
+        heard: str,
+        others: Sequence[tuple[str, float]],
+        *,
+        restored: Sequence[tuple[str, float]] = (),
+        weight: float = READING_WEIGHT,
+    ) -> str:
+        """Of the recogniser's readings of one utterance (`heard` its best; `others` and `restored` the rest, each
+        with how far behind the best the engine scored it), the one to answer: the best by the engine's score plus
+        `weight` times the confidence of the knee answer a reading gets outright (none: 0). The beam's best reading
+        loses a knee word to an everyday one ("why does my knee hurt on the left breast") where a close second
+        keeps it ("... on the leg press"). A command or follow-up in the best reading stands against the beam's
+        others (in 10 dB noise "take me through the warmup" had "take knee through the warmup" 0.4 nats behind),
+        not against a reading with the knee `restored` on clear audio ("me warm up routine": "knee warm up
+        routine", benchmarks/bench_ear.py)."""
+        readings = [*restored] if self._asks_for_something(heard) else [*others, *restored]
+        if not readings:
             return heard
-        readings = [(heard, 0.0), *others]
-        return max(readings, key=lambda r: weight * self._outright_confidence(r[0]) - r[1])[0]
+        return max([(heard, 0.0), *readings], key=lambda r: weight * self._outright_confidence(r[0]) - r[1])[0]
 
     def _asks_for_something(self, heard: str) -> bool:
         intent = self.matcher.match(heard).intent
