@@ -394,6 +394,17 @@ def test_the_interrupt_search_hears_only_the_loud_part_of_its_window() -> None:
     assert span.stop - span.start > 0.9 * len(chatter)  # nothing stands out: all of it
 
 
+def test_a_plosive_burst_is_not_the_loudness_the_span_is_measured_from() -> None:
+    """Festival's "skip": a soft "s", the vowel, then a "p" released 20 dB louder than the vowel for 20 ms. Measured
+    from the burst, the span began after the "s" and the model read "kip" as "Yeah."."""
+    rng = np.random.default_rng(7)
+    silence, s, i, p = (np.zeros(4_000), rng.standard_normal(1_600) * 0.01, rng.standard_normal(2_400) * 0.03,
+                        rng.standard_normal(320) * 0.3)  # fmt: skip
+    word = np.concatenate([silence, s, i, p, silence]).astype(np.float32)
+    span = loud_span(word)
+    assert span.start <= 4_000 and span.stop >= 4_000 + 1_600 + 2_400 + 320, span
+
+
 @needs_model
 def test_one_cross_attention_row_serves_every_beam(audio_fixture: Callable[[str], Path]) -> None:
     """`nbest` and `likelihoods` keep the encoder's cross-attention cache as one row and let the decoder broadcast
