@@ -465,6 +465,20 @@ def test_clipped_and_slurred_spellings_of_an_interrupting_command_count_but_ever
     assert first_interrupting("you know".split()) == ""
 
 
+def test_with_echo_cancellation_a_command_that_begins_like_another_waits_for_a_second_decode() -> None:
+    # espeak-ng's "resume" cut after "re": the first partial decode read "repeat repeat repeat" (one decode, seen
+    # for several chunks), the next ones "resume".
+    listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
+    recognizer.partials = {n: "repeat repeat repeat" for n in range(2, 9)} | {n: "resume" for n in range(9, 20)}
+    feed(listener, clock, 20)
+    assert warmup.commands == [Command.RESUME]
+    # Other commands still go after three chunks; "repeat" itself once it stood for two decodes.
+    listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
+    recognizer.partials = {n: "skip" for n in range(2, 5)} | {n: "repeat" for n in range(8, 18)}
+    feed(listener, clock, 20)
+    assert warmup.commands == [Command.SKIP, Command.REPEAT]
+
+
 def test_with_echo_cancellation_the_first_stable_command_of_a_partial_is_taken() -> None:
     listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
     recognizer.partials = {n: "you ski ski ski" for n in range(2, 7)}

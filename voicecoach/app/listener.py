@@ -41,6 +41,14 @@ CLOSE_SPELLING = 80
 STABLE_CHUNKS = 3
 """A command in a partial result is taken once it has been its last word for this many chunks (90 ms):
 earlier partials were often a prefix of another word (measured in benchmarks/bench_bargein.py)."""
+ALIKE_ONSET = frozenset(w for w in BARGE_IN_WORDS if any(o != w and o[:2] == w[:2] for o in BARGE_IN_WORDS))
+"""Commands that begin like another ("repeat", "resume"): one in a partial result is taken only once a second
+decode of more of the word reads it too (`ALIKE_STABLE_CHUNKS`). The chunks of `STABLE_CHUNKS` mostly see one
+decode, and espeak-ng's "resume" cut after its first syllable read "repeat repeat repeat", then "resume your
+resume" (echo room: "repeat" acted, 0 of 2 in each of two runs)."""
+ALIKE_STABLE_CHUNKS = 10
+"""300 ms: a partial result is decoded every 0.2 s of speech (`PARTIAL_STEP_SECONDS` of the Moonshine engine), so
+a command word that stood this long stood in two decodes."""
 WAKE_WITHIN_WORDS = 3
 """The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
 recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
@@ -250,7 +258,7 @@ class Listener:
             candidate = first_interrupting(self.recognizer.partial().split()) if near else ""
             last, seen = self._partial_command
             self._partial_command = (candidate, seen + 1 if candidate == last else 1)
-            words = [candidate] if candidate and self._partial_command[1] >= STABLE_CHUNKS else []
+            words = [candidate] if candidate and self._partial_stable() else []
         # What it says now, and the end of its last reply (its "Okay, stopped." echoes into the next warm-up).
         spoken = _words(self.voice.saying) | _words(_last_words(self._saying))
         for word in words:
@@ -264,6 +272,11 @@ class Listener:
             reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
             self.on_turn(Turn(word, reply, self.recognizer.name, None, None))
             return
+
+    def _partial_stable(self) -> bool:
+        candidate, seen = self._partial_command
+        command = interrupt_command(candidate)
+        return seen >= (ALIKE_STABLE_CHUNKS if command is not None and command.value in ALIKE_ONSET else STABLE_CHUNKS)
 
     def _heard(self, transcript: Transcript) -> Turn | None:
         if transcript.empty or (
