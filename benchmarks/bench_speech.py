@@ -3,6 +3,7 @@
 Usage (from the repository root; datasets and tools come from ../shared beside the checkout):
     .venv/bin/python benchmarks/bench_speech.py [--part accuracy,noise,ood,wake,latency,idle] [--quick]
                                                 [--jobs 2] [--workdir DIR] [--model VOSK_DIR] [--verbose]
+                                                [--room-engine moonshine]
 
 Parts (each prints its figures; a summary table and the command line come last):
   accuracy  held-out knee questions (tests/data/heldout.tsv, knee topics only) spoken by pyttsx3 in 3 voices,
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--noise-seconds", type=float, default=600.0, help="gym noise for the false-wake part")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--latency-count", type=int, default=5)
+    parser.add_argument("--room-engine", help="the engine `voicecoach listen` runs in the idle part (default: its own)")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     args = parser.parse_args()
     parts = [p.strip() for p in args.part.split(",") if p.strip()]
@@ -166,7 +168,8 @@ def run(args: argparse.Namespace, parts: list[str], workdir: Path) -> None:
         picks = [rng.choice([q for q in questions if q[1] == topic]) for topic in sorted(topics)]
         room.run_latency(speaker, picks[: args.latency_count], workdir, summary, default_engine)
     if "idle" in parts and noise is not None:
-        room.run_idle(noise, args.idle_seconds, workdir, summary, default_engine)
+        room.run_idle(noise, args.idle_seconds, workdir, summary, args.room_engine or default_engine,
+                      chosen=args.room_engine is not None)  # fmt: skip
     header("summary")
     summary.print([e.name for e in engines])
     for engine in engines:

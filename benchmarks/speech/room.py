@@ -147,7 +147,10 @@ def endpoint_silence_ms() -> float:
     return 1000 * endpoint.CLOSING_FRAMES * endpoint.FRAME_SECONDS
 
 
-def run_idle(noise: Path, seconds: float, workdir: Path, summary: Summary, engine: str) -> None:
+def run_idle(
+    noise: Path, seconds: float, workdir: Path, summary: Summary, engine: str, *, chosen: bool = False
+) -> None:
+    """`chosen`: run `voicecoach listen --engine ENGINE` (else listen picks its own, which `engine` names)."""
     header("6. CPU and memory of `voicecoach listen` while idle-listening")
     e2e = _tests_module("test_end_to_end")
     from voicecoach.audio.chunks import read_wav, write_wav
@@ -155,7 +158,7 @@ def run_idle(noise: Path, seconds: float, workdir: Path, summary: Summary, engin
     clip = workdir / f"noise-{seconds:g}s.wav"
     write_wav(clip, read_wav(noise)[: int((seconds + 2) * 16_000)])
     with pulse_room() as env:
-        process = e2e.ListenProcess(env)
+        process = e2e.ListenProcess(env, *(["--engine", engine] if chosen else []))
         pid = process.proc.pid
         try:
             process.wait_listening()
