@@ -198,7 +198,7 @@ class MoonshineRecognizer:
         readings_within: float = READINGS_WITHIN,
         command_margin: float = COMMAND_MARGIN,
         knee_bias: float = KNEE_BIAS,
-        knee_variants: bool = True,
+        restore_knee: bool = True,
         threads: int = THREADS,
     ) -> None:
         found = folder or bundled_model_dir()
@@ -221,7 +221,7 @@ class MoonshineRecognizer:
         self._commands_only = False
         self._beam = beam
         self._readings_within = readings_within
-        self._knee_variants = knee_variants
+        self._restore_knee = restore_knee
         self._partial = ("", 0)
         """(text, bytes of speech it was decoded from): the last partial result."""
         self._stream = StreamEndpointer()
@@ -254,7 +254,7 @@ class MoonshineRecognizer:
         if self._interrupting:
             text, rehear = self._interrupt_text(samples[loud_span(samples)], ended=True), None
         else:
-            text, others, restored = self._open_readings(samples, knee_variants=self._clear(samples))
+            text, others, restored = self._open_readings(samples, restore_knee=self._clear(samples))
             rehear = self._after_pause(samples)
         return Transcript(
             text=text,
@@ -298,10 +298,10 @@ class MoonshineRecognizer:
         return normalise(self.model.transcribe(samples, self._bias, width=self._beam))
 
     def _open_readings(
-        self, samples: np.ndarray, *, knee_variants: bool = False
+        self, samples: np.ndarray, *, restore_knee: bool = False
     ) -> tuple[str, tuple[Reading, ...], tuple[Reading, ...]]:
         """The best reading, the beam's others within `readings_within` (distinct once normalised) and, on
-        `knee_variants`, the best one with the knee put back (`knee_readings`). During the warm-up (commands only),
+        `restore_knee`, the best one with the knee put back (`knee_readings`). During the warm-up (commands only),
         a reading without a command is checked against the commands scored whole."""
         heard = self.model.encode(samples)
         hypotheses = self.model.nbest(heard, self._bias, width=self._beam)  # never empty, best first
@@ -312,7 +312,7 @@ class MoonshineRecognizer:
                 readings.setdefault(normalise(self.model.text(list(h.tokens))), top.score - h.score)
         best, *others = readings
         restored: list[Reading] = []
-        if knee_variants and self._knee_variants and not self._commands_only:
+        if restore_knee and self._restore_knee and not self._commands_only:
             restored = [Reading(text, behind) for text, behind in self._knee_readings(heard, list(top.tokens))]
         if self._commands_only:
             best = self._command_or(best, heard, list(top.tokens))
