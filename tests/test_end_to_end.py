@@ -271,10 +271,17 @@ def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
             play_into_room(audio_fixture("my knees are sore after running"), pulse_room)
             turn = process.next_turn(timeout=20)
         assert turn is not None and turn["intent"] == "knee_pain_treadmill", "".join(process.stderr)
+        logged = len(process.stderr)
         time.sleep(5.5)  # the answer runs ~12 s; the canceller is trusted after 5 s of the coach's voice
         play_into_room(stop, pulse_room)  # returns once the word has played
         said = room_recorder.position()
         barge_in = process.next_turn(timeout=3)
+        if barge_in is None and any("the speaker ran dry" in line for line in process.stderr[logged:]):
+            # The shared machine starved the player: until the echo delay is measured again nothing counts as the
+            # lifter (by design). Once it is, "stop" must be heard: said once more, still over the answer.
+            play_into_room(stop, pulse_room)
+            said = room_recorder.position()
+            barge_in = process.next_turn(timeout=3)
         assert barge_in is not None and barge_in["intent"] == "stop", (barge_in, "".join(process.stderr[-20:]))
         time.sleep(1.0)
         after = sound_spans(room_recorder.since(said))
