@@ -309,9 +309,9 @@ class Listener:
             # leaves the toughest watch" restored to "my knees the toughest watch" had hidden a second hearing's
             # "my knees hurts after squats", benchmarks/bench_ear.py --paths listen).
             second = (
-                self._other_reading(transcript.alternatives, text)
+                self._other_reading(text, transcript.alternatives)
                 or self._second_hearing(transcript, text)
-                or self._other_reading((), text, restored=transcript.restored)
+                or self._other_reading(text, transcript.restored, restored=True)
             )
             if second is not None:
                 text, sure = second, None
@@ -347,17 +347,12 @@ class Listener:
             self._say(reply.say)
         return turn
 
-    def _other_reading(
-        self, alternatives: Sequence[Reading], heard: str, *, restored: Sequence[Reading] = ()
-    ) -> str | None:
-        """Another of the engine's readings of a woken utterance (`Transcript.alternatives` or `.restored`, wake
-        word dropped), when the dialogue takes it over the first (`Dialogue.reading`). Only once woken: from
-        babble without the wake word, a runner-up reading is no question the lifter asked."""
-        others, knee_restored = (
-            [(text, other.behind) for other in readings if (text := self._after_wake(other.text))]
-            for readings in (alternatives, restored)
-        )
-        reading = self.dialogue.reading(heard, others, restored=knee_restored)
+    def _other_reading(self, heard: str, readings: Sequence[Reading], *, restored: bool = False) -> str | None:
+        """Another of the engine's readings of a woken utterance (`Transcript.alternatives`, or with `restored`
+        `Transcript.restored`; wake word dropped), when the dialogue takes it over the first (`Dialogue.reading`).
+        Only once woken: from babble without the wake word, a runner-up reading is no question the lifter asked."""
+        woken = [(text, other.behind) for other in readings if (text := self._after_wake(other.text))]
+        reading = self.dialogue.reading(heard, [] if restored else woken, restored=woken if restored else [])
         return reading if reading != heard else None
 
     def _after_wake(self, text: str) -> str:

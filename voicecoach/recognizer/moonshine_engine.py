@@ -254,7 +254,8 @@ class MoonshineRecognizer:
         if self._interrupting:
             text, rehear = self._interrupt_text(samples[loud_span(samples)], ended=True), None
         else:
-            text, others, restored = self._open_readings(samples, restore_knee=self._clear(samples))
+            restore_knee = self._restore_knee and not self._commands_only and self._clear(samples)
+            text, others, restored = self._open_readings(samples, restore_knee=restore_knee)
             rehear = self._after_pause(samples)
         return Transcript(
             text=text,
@@ -312,7 +313,7 @@ class MoonshineRecognizer:
                 readings.setdefault(normalise(self.model.text(list(h.tokens))), top.score - h.score)
         best, *others = readings
         restored: list[Reading] = []
-        if restore_knee and self._restore_knee and not self._commands_only:
+        if restore_knee:
             restored = [Reading(text, behind) for text, behind in self._knee_readings(heard, list(top.tokens))]
         if self._commands_only:
             best = self._command_or(best, heard, list(top.tokens))

@@ -272,6 +272,8 @@ class Dialogue:
         others (in 10 dB noise "take me through the warmup" had "take knee through the warmup" 0.4 nats behind),
         not against a reading with the knee `restored` on clear audio ("me warm up routine": "knee warm up
         routine", benchmarks/bench_ear.py)."""
+        if not others and not restored:
+            return heard  # no matcher call for an utterance with one reading (as before restored readings)
         readings = [*restored] if self._asks_for_something(heard) else [*others, *restored]
         if not readings:
             return heard
