@@ -29,7 +29,7 @@ def test_warmup_steered_by_voice_in_the_echo_room() -> None:
         pytest.skip("no echo canceller loads here (pip install pywebrtc-audio, or apt-get install libspeexdsp1)")
     run = subprocess.run(
         [sys.executable, "benchmarks/bargein_room.py", "--trials", "3", "--quiet-seconds", "30",
-         "--voices", "espeak en-us", "--json"],
+         "--voices", "espeak en-us", "--verbose", "--json"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
@@ -37,9 +37,11 @@ def test_warmup_steered_by_voice_in_the_echo_room() -> None:
     # What holds today (benchmarks/bargein_room.py has the figures): the coach's own voice, cancelled, hardly
     # ever interrupts it (without cancellation: ~17 false commands a minute), and "stop" said while it counts
     # stops the warm-up. Not yet: 9 of 10 for pause/resume/skip, so barge-in stays opt-in.
-    assert len(figures["false"]) <= 2, figures
+    # What it heard and why it acted, should it fail again: the warm-up with no lifter comes first.
+    quiet = run.stdout.split("no lifter")[0][-6000:] + run.stderr[-2000:]
+    assert len(figures["false"]) <= 2, quiet
     stops = figures["acted"]["espeak en-us 150"]["stop"]
-    assert any(d is not None and d <= 1.0 for d in stops), figures
+    assert any(d is not None and d <= 1.0 for d in stops), run.stdout[-6000:]
 
 
 def test_stop_cuts_long_answers_with_one_stream_in_the_echo_room() -> None:

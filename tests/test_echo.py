@@ -183,6 +183,19 @@ def test_echo_stage_cancels_through_jittery_stamps(name: str) -> None:
     assert erle > 15, f"{name}: ERLE {erle:.1f} dB through jittery stamps"
 
 
+class Unchanged:
+    """A canceller that takes nothing out, under the name the stage judges by."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return near
+
+    def reset(self) -> None:
+        pass
+
+
 def drifting_room(stage: EchoStage, seconds: float, drift: float) -> None:
     """The coach's noise through an echo path whose delay grows by `drift` seconds per second (two clocks), fed
     chunk by chunk through `stage` (an EchoStage) with exact stamps."""
@@ -237,17 +250,7 @@ def test_a_step_of_the_echo_path_is_followed_at_once_and_is_not_movement() -> No
     31.3 ms. The offset follows the second estimate of a step; one wrong peak moves nothing; the settling does not
     switch the canceller (the decision is the stage's own: no real canceller needed)."""
 
-    class Named:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
-            return near
-
-        def reset(self) -> None:
-            pass
-
-    stage = EchoStage(Named("speex"), ReferenceBuffer(), moving_path=Named("speex-residual"))
+    stage = EchoStage(Unchanged("speex"), ReferenceBuffer(), moving_path=Unchanged("speex-residual"))
     delay = stage.delay
     for ms in [60.0, 60.0, 8.4, 60.0, 60.0]:
         delay._add(ms / 1000)
@@ -267,17 +270,8 @@ def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_w
     UNDERFLOW_HOLD_SECONDS) what passes the canceller is not taken for the lifter. A stalled stream likewise."""
     from voicecoach.audio.echo_reference import UNDERFLOW_HOLD_SECONDS
 
-    class PassThrough:
-        name = "none"
-
-        def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
-            return near
-
-        def reset(self) -> None:
-            pass
-
     reference = ReferenceBuffer()
-    stage = EchoStage(PassThrough(), reference)
+    stage = EchoStage(Unchanged("none"), reference)
     rng = np.random.default_rng(1)
     seconds = 0.0
 
@@ -307,3 +301,32 @@ def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_w
     for ms in [54.3, 54.2, 53.3, 53.3, 53.2, 53.2]:  # the room after a reopen: settling, which is no drift
         stage.delay._add(ms / 1000)
     assert [round(m * 1000, 1) for m in stage.delay.measured] == [53.2]
+
+
+def test_a_linear_canceller_hears_the_lifter_only_once_the_echo_path_holds_still() -> None:
+    """speex models one fixed echo path: while the measured delay still moves (the echo room's module-loopback
+    after a step: -82.5, -82.6, -82.7, -83.1 ms, then the switch to WebRTC 11 s later) the coach's voice leaks
+    through it and decoded as commands, so nothing counts as the lifter; four estimates within 0.25 ms let it
+    through again. A canceller for moving paths (WebRTC) is not held back."""
+
+    seconds = 0.0
+
+    def heard(stage: EchoStage) -> bool:
+        nonlocal seconds
+        result = False
+        for level in [20.0] * 60 + [3000.0] * 10:  # the room, then the lifter
+            seconds += 0.03
+            samples = (np.random.default_rng(int(seconds * 100)).standard_normal(480) * level).astype("<i2")
+            result = stage.clean(AudioChunk(samples.tobytes(), SAMPLE_RATE, seconds, 100.0 + seconds))[1]
+        return result
+
+    for name, hears_anyway in [("speex", False), ("speex-residual", False), ("webrtc", True)]:
+        stage = EchoStage(Unchanged(name), ReferenceBuffer())
+        stage.convergence.heard = stage.convergence.needed
+        assert heard(stage) is hears_anyway, f"{name}: nothing measured yet"
+        for ms in [-82.5, -82.6, -82.7, -83.1, -83.1, -83.3]:
+            stage.delay._add(ms / 1000)
+        assert heard(stage) is hears_anyway and stage.delay.steady is False, f"{name}: the path drifts"
+        for ms in [-83.3, -83.3, -83.3]:
+            stage.delay._add(ms / 1000)
+        assert stage.delay.steady and heard(stage), f"{name}: the path holds still"

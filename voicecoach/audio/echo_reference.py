@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from voicecoach.audio.echo import FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
+from voicecoach.audio.echo import FIXED_PATH_CANCELLERS, FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.audio.level import NoiseFloor
 
@@ -56,6 +56,12 @@ The next estimate (1.5 s, all of it after the event) is then taken as the delay 
 agreeing one; until it comes (at most this long) the near-end gate stays shut, as what passes the canceller is
 likely the coach; and the estimates that follow settle (SETTLE_ESTIMATES) before any counts as movement: after a
 reopen in the room, 54.3, 54.2, 53.3, 53.3, 53.2 ms, which had switched speex to WebRTC."""
+STEADY_ESTIMATES = 4
+"""A linear canceller (speex) is trusted only once this many delay estimates in a row, since the start or the last
+step, agree within MOVING_PATH_SECONDS. Drift is told from settling only after SETTLE_ESTIMATES and four more, and
+until then speex on a drifting path let the coach through the gate: in the echo room (module-loopback, PocketSphinx)
+a step at 10.9 s, then -82.5, -82.6, -82.7, -83.1 ... ms, a false "repeat" at 21.1 s, the switch to WebRTC at 22.1 s;
+the CI run that failed heard four false commands in 30 s this way."""
 
 log = logging.getLogger("voicecoach.audio")
 
@@ -211,6 +217,8 @@ class DelayEstimator:
         """The last five estimates since the path last stepped and settled (seconds)."""
         self.jumps = 0
         """Steps of the echo path so far: two estimates in a row that agree, far from the last ones."""
+        self._recent: list[float] = []
+        """The last STEADY_ESTIMATES estimates since the start, the last step or the speaker running dry."""
         self._step: float | None = None
         """An estimate far from the others, waiting for the next to say whether the path stepped."""
         self._settling = 0
@@ -227,6 +235,11 @@ class DelayEstimator:
         """The speaker ran dry or the stream stalled lately, and the delay is not measured since: echo may pass."""
         return self._take_next and self._captured - self._dry_at < UNDERFLOW_HOLD_SECONDS
 
+    @property
+    def steady(self) -> bool:
+        """The echo path held still over the last STEADY_ESTIMATES estimates (what a linear canceller needs)."""
+        return len(self._recent) == STEADY_ESTIMATES and max(self._recent) - min(self._recent) <= MOVING_PATH_SECONDS
+
     def feed(self, captured: float, near: np.ndarray) -> None:
         self._captured = captured
         gap = self._start is not None and abs(captured - (self._start + self._count() / SAMPLE_RATE)) > 0.05
@@ -234,6 +247,7 @@ class DelayEstimator:
         if dry or (gap and self.measured):
             self._underflows = self.reference.underflows
             self._take_next, self._dry_at, self._settling = True, captured, SETTLE_ESTIMATES
+            self._recent = []
             log.info("%s: the echo delay is measured again", "the speaker ran dry" if dry else "the stream stalled")
         if self._start is None or gap or dry:
             self._mic, self._start = [], captured  # the first chunk, a gap or an underflow: start a new window
@@ -273,10 +287,11 @@ class DelayEstimator:
             if not stepped:
                 return  # a wrong peak, or the first of a step: the next estimate tells
             self.jumps += 1
-            self._settling = SETTLE_ESTIMATES
+            self._settling, self._recent = SETTLE_ESTIMATES, []
             log.info("the echo path stepped: delay %.1f -> %.1f ms", 1000 * self.offset, 1000 * estimate)
         else:
             self._step = None
+        self._recent = [*self._recent[-(STEADY_ESTIMATES - 1) :], estimate]
         if self._settling:  # follow the path while it settles; start counting once it has
             self._settling -= 1
             self.measured = [estimate]
@@ -327,7 +342,8 @@ class EchoStage:
         far = self._reference_for(chunk.captured, usable)
         cleaned = self.canceller.process(near[:usable], far)
         near_end = self.gate.update(near[:usable], cleaned)
-        heard = self.convergence.update(far) and near_end
+        trusted = self.delay.steady or self.canceller.name not in FIXED_PATH_CANCELLERS
+        heard = self.convergence.update(far) and near_end and trusted
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
 
