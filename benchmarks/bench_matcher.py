@@ -22,6 +22,7 @@ from voicecoach.text.evaluation import (
     load_clinc,
     read_labelled,
     unrelated_acted_on,
+    unrelated_commanded,
 )
 from voicecoach.text.matcher import Matcher
 
@@ -44,6 +45,7 @@ def main() -> None:
         print(f"CLINC test acted on:    {unrelated_acted_on(kb, queries)}  (knee advice or warm-up; target 0)")
         after = unrelated_acted_on(kb, queries, after=FIRST_QUESTION)
         print(f"  as follow-ups:        {after}  (asked right after a knee answer; target 0)")
+        print(f"CLINC test commanded:   {unrelated_commanded(matcher, queries)}  (stop, pause, louder, goodbye, ...)")
         texts = [t for t, _ in queries]
     else:
         print(f"CLINC150 not found at {args.clinc}: accuracy on it skipped")

@@ -10,7 +10,7 @@ from pathlib import Path
 from voicecoach.commands import Command
 from voicecoach.text.dialogue import FOLLOW_UPS, UNMATCHED, Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
-from voicecoach.text.matcher import Matcher
+from voicecoach.text.matcher import ACTING, Matcher
 
 CLINC_COMMANDS: dict[str, frozenset[str]] = {
     "repeat": frozenset({"repeat"}),
@@ -80,6 +80,25 @@ def knee_advice_rate(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Sc
         total += 1
         got = matcher.match(text).intent
         if got in matcher.topic_ids:
+            bad += 1
+            misses.append((text, intent, got or UNMATCHED))
+    return Score(bad, total, tuple(misses))
+
+
+CLINC_SAME_COMMAND = {"goodbye": Command.GOODBYE.value}
+"""CLINC150 intents outside CLINC_COMMANDS that one of our acting commands answers rightly."""
+
+
+def unrelated_commanded(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
+    """Unrelated queries the matcher takes for a command that changes what the coach does (`matcher.ACTING`:
+    stop, pause, louder, goodbye, ...). Lower is better; `right` counts the bad ones."""
+    bad, total, misses = 0, 0, []
+    for text, intent in queries:
+        if intent in CLINC_COMMANDS:
+            continue
+        total += 1
+        got = matcher.match(text).intent
+        if got in ACTING and got != CLINC_SAME_COMMAND.get(intent):
             bad += 1
             misses.append((text, intent, got or UNMATCHED))
     return Score(bad, total, tuple(misses))
