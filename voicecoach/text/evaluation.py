@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,16 +73,7 @@ def load_clinc(path: Path, splits: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 def knee_advice_rate(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
     """How many unrelated queries got knee advice (lower is better; `right` counts the bad ones)."""
-    bad, total, misses = 0, 0, []
-    for text, intent in queries:
-        if intent in CLINC_COMMANDS:
-            continue
-        total += 1
-        got = matcher.match(text).intent
-        if got in matcher.topic_ids:
-            bad += 1
-            misses.append((text, intent, got or UNMATCHED))
-    return Score(bad, total, tuple(misses))
+    return _unrelated_matched(matcher, queries, lambda got, _: got in matcher.topic_ids)
 
 
 CLINC_SAME_COMMAND = {"goodbye": Command.GOODBYE.value}
@@ -92,13 +83,22 @@ CLINC_SAME_COMMAND = {"goodbye": Command.GOODBYE.value}
 def unrelated_commanded(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
     """Unrelated queries the matcher takes for a command that changes what the coach does (`matcher.ACTING`:
     stop, pause, louder, goodbye, ...). Lower is better; `right` counts the bad ones."""
+    return _unrelated_matched(
+        matcher, queries, lambda got, intent: got in ACTING and got != CLINC_SAME_COMMAND.get(intent)
+    )
+
+
+def _unrelated_matched(
+    matcher: Matcher, queries: Iterable[tuple[str, str]], wrong: Callable[[str | None, str], bool]
+) -> Score:
+    """CLINC150 queries other than our commands for which `wrong(matched intent, CLINC intent)` holds."""
     bad, total, misses = 0, 0, []
     for text, intent in queries:
         if intent in CLINC_COMMANDS:
             continue
         total += 1
         got = matcher.match(text).intent
-        if got in ACTING and got != CLINC_SAME_COMMAND.get(intent):
+        if wrong(got, intent):
             bad += 1
             misses.append((text, intent, got or UNMATCHED))
     return Score(bad, total, tuple(misses))
