@@ -495,12 +495,14 @@ def test_with_echo_cancellation_the_echo_of_its_own_okay_stopped_never_stops_the
     assert warmup.commands == [] and turns == []
 
 
-def _rehearing(first: str, second: str) -> tuple[Listener, RecordingVoice, list[Turn], FakeClock, list[str]]:
+def _rehearing(
+    first: str, second: str, *restored: tuple[str, float]
+) -> tuple[Listener, RecordingVoice, list[Turn], FakeClock, list[str]]:
     asked: list[str] = []
 
-    def rehear() -> str:
+    def rehear() -> Transcript:
         asked.append(second)
-        return second
+        return Transcript(second, restored=tuple(Reading(text, behind) for text, behind in restored))
 
     listener, recognizer, voice, turns, clock = make({})
     recognizer.script = {3: Transcript(first, confidence=0.9, rehear=rehear)}
@@ -530,12 +532,39 @@ def test_a_second_hearing_that_answers_nothing_better_leaves_the_first() -> None
     assert asked and [t.reply.intent for t in turns] == ["stop"]
 
 
+def test_the_second_hearing_with_the_knee_restored_answers_last() -> None:
+    """Behind "hey coach" Moonshine put the knee 8-12 nats under "lean"; the words after the pause alone, with the
+    knee put back, came within reach ("knees sore after a heavy squat session", espeak-ng, listen path)."""
+    listener, _, turns, clock, asked = _rehearing(
+        "hey coach lean sore after a heavy squat session",
+        "lean sore after a heavy squat session",
+        ("knees sore after a heavy squat session", 0.0),
+    )
+    feed(listener, clock, 5)
+    assert asked and [t.reply.topic for t in turns] == ["knee_pain_squat"]
+    assert turns[0].heard == "knees sore after a heavy squat session"
+
+
+def test_a_command_heard_first_is_not_restored_into_a_knee_question() -> None:
+    listener, _, turns, clock, _ = _rehearing(
+        "hey coach continue the warm up", "continue the warm up", ("knee the warm up", 0.0)
+    )
+    feed(listener, clock, 5)
+    assert [t.reply.intent for t in turns] == ["resume"]
+
+
+def test_a_restored_second_hearing_of_something_else_is_no_knee_question() -> None:
+    listener, _, turns, clock, _ = _rehearing("hey coach what a nice day", "what a nice day", ("knee a nice day", 0.0))
+    feed(listener, clock, 5)
+    assert all(t.reply.topic is None for t in turns)
+
+
 def _read(first: str, *others: tuple[str, float]) -> tuple[list[Turn], list[str]]:
     asked: list[str] = []
 
-    def rehear() -> str:
+    def rehear() -> Transcript:
         asked.append(first)
-        return first
+        return Transcript(first)
 
     listener, recognizer, _, turns, clock = make({})
     alternatives = tuple(Reading(text, behind) for text, behind in others)

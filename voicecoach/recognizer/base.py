@@ -58,10 +58,10 @@ class Transcript:
     restored: tuple[Reading, ...] = ()
     """`text` with a word the engine lost put back and scored whole by the engine on clear audio (Moonshine: the
     knee, see `knee_readings`): unlike `alternatives`, such a reading may take over a command (`Dialogue.reading`)."""
-    rehear: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    rehear: Callable[[], Transcript] | None = field(default=None, compare=False, repr=False)
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
     when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
-    decoded alone."""
+    decoded alone, with its `restored` readings as the first hearing's."""
 
     @property
     def empty(self) -> bool:

@@ -274,12 +274,13 @@ class Dialogue:
         routine", benchmarks/bench_ear.py)."""
         if not others and not restored:
             return heard  # no matcher call for an utterance with one reading (as before restored readings)
-        readings = [*restored] if self._asks_for_something(heard) else [*others, *restored]
+        readings = [*restored] if self.asks_for_something(heard) else [*others, *restored]
         if not readings:
             return heard
         return max([(heard, 0.0), *readings], key=lambda r: weight * self._outright_confidence(r[0]) - r[1])[0]
 
-    def _asks_for_something(self, heard: str) -> bool:
+    def asks_for_something(self, heard: str) -> bool:
+        """`heard` is a command or a follow-up (not a knee question, not nothing)."""
         intent = self.matcher.match(heard).intent
         return intent is not None and intent not in self.matcher.topic_ids
 
