@@ -129,11 +129,12 @@ def test_the_wake_word_in_a_request_weighs_like_a_function_word(matcher: Matcher
 def test_clinc_unrelated_queries_rarely_act_as_a_command(matcher: Matcher) -> None:
     """ "set a timer for two minutes" had paused the warm-up and "how much cash do i have in my bank accounts" sped
     it up: a command that changes what the coach does needs its own words for at least half of what was said
-    (1,102 of 5,290 CLINC150 test queries about something else acted as one before; 236 now)."""
+    (1,102 of 5,290 CLINC150 test queries about something else acted as one before; 197 now)."""
     score = unrelated_commanded(matcher, load_clinc(CLINC, ["test", "oos_test"]))
     assert score.total > 5000
     assert score.rate <= 0.05, score.misses[:20]
-    for said in ("set a timer for two minutes", "how much cash do i have in my bank accounts", "set a 4 minute timer"):
+    unrelated = ("set a timer for two minutes", "how much cash do i have in my bank accounts", "set a 4 minute timer")
+    for said in (*unrelated, "i would like you to remind me to do something"):  # "remind" repaired is "mind"
         assert matcher.match(said).intent is None, said
     for said, intent in [("hold on a second", "pause"), ("turn the volume up", "louder"), ("say that again", "repeat")]:
         assert matcher.match(said).intent == intent, said
