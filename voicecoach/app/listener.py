@@ -370,7 +370,8 @@ class Listener:
 
     def _second_hearing(self, transcript: Transcript, heard: str) -> str | None:
         """What follows the wake word in the engine's second hearing (`Transcript.rehear`), when the first gives
-        no knee answer outright and the second does. Only a knee question answered outright (the knee named): also
+        no knee answer outright and the second does, or (unless the first was a command or follow-up) the second
+        with the knee restored does. Only a knee question answered outright (the knee named): also
         taking a command or follow-up the first hearing lacked turned "speed it up" into "snead it up" -> louder
         (quiet held-out set, benchmarks/bench_ear.py). Asked only then: a clear first hearing costs no second decode."""
         if transcript.rehear is None or self.dialogue.answers_outright(heard):
