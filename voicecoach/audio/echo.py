@@ -28,8 +28,6 @@ FRAME = SAMPLE_RATE // 100
 SPEEX_TAIL_SECONDS = 0.25
 """Echo path length the speex filter models (room reverberation after the delay is compensated)."""
 NAMES = ("webrtc", "speex", "speex-residual")
-FIXED_PATH_CANCELLERS = ("speex", "speex-residual")
-"""Linear filters: they model one fixed echo path, and a moving one lets the coach through (see DelayEstimator)."""
 FIXED_PATH_ORDER = ("speex-residual", "webrtc")
 MOVING_PATH_ORDER = ("webrtc", "speex-residual")
 RESIDUAL_NOISE_DB = -3

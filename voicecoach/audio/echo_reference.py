@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from voicecoach.audio.echo import FIXED_PATH_CANCELLERS, FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
+from voicecoach.audio.echo import FRAME, REFERENCE_LEAD_SECONDS, EchoCanceller
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.audio.level import NoiseFloor
 
@@ -57,11 +57,14 @@ agreeing one; until it comes (at most this long) the near-end gate stays shut, a
 likely the coach; and the estimates that follow settle (SETTLE_ESTIMATES) before any counts as movement: after a
 reopen in the room, 54.3, 54.2, 53.3, 53.3, 53.2 ms, which had switched speex to WebRTC."""
 STEADY_ESTIMATES = 4
-"""A linear canceller (speex) is trusted only once this many delay estimates in a row, since the start or the last
-step, agree within MOVING_PATH_SECONDS. Drift is told from settling only after SETTLE_ESTIMATES and four more, and
-until then speex on a drifting path let the coach through the gate: in the echo room (module-loopback, PocketSphinx)
-a step at 10.9 s, then -82.5, -82.6, -82.7, -83.1 ... ms, a false "repeat" at 21.1 s, the switch to WebRTC at 22.1 s;
-the CI run that failed heard four false commands in 30 s this way."""
+"""While the stage may still switch to the canceller for moving paths ("auto": speex first, WebRTC if the delay
+drifts), speex is trusted only once this many delay estimates in a row, since the start or the last step, agree
+within MOVING_PATH_SECONDS. Drift is told from settling only after SETTLE_ESTIMATES and four more, and until then
+speex on a drifting path let the coach through the gate: in the echo room (module-loopback, PocketSphinx) a step
+at 10.9 s, then -82.5, -82.6, -82.7, -83.1 ... ms, a false "repeat" at 21.1 s, the switch to WebRTC at 22.1 s (the
+CI run that failed heard four false commands in 30 s). A canceller named explicitly is taken at its word: the wait
+follows every underrun (~5 s), and with one duplex stream on one clock (`--canceller speex-residual`, the room's
+second test) it lost "stop" over answers that began with one (3 of 6 in a CI run)."""
 
 log = logging.getLogger("voicecoach.audio")
 
@@ -342,7 +345,7 @@ class EchoStage:
         far = self._reference_for(chunk.captured, usable)
         cleaned = self.canceller.process(near[:usable], far)
         near_end = self.gate.update(near[:usable], cleaned)
-        trusted = self.delay.steady or self.canceller.name not in FIXED_PATH_CANCELLERS
+        trusted = self.moving_path is None or self.delay.steady  # see STEADY_ESTIMATES
         heard = self.convergence.update(far) and near_end and trusted
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
