@@ -228,7 +228,11 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                     time.sleep(1.5)
                 ended = say(room, files[word], args.lifter_gain)
                 if args.verbose:
-                    print(f"  said {word}; turns so far {[t for _, t in turns][-3:]}", flush=True)
+                    lately = [t for _, t in turns][-3:]
+                    print(
+                        f"  said {word} ({voice_name}), ended at monotonic {ended:.2f}; turns so far {lately}",
+                        flush=True,
+                    )
                 acted = wait_for(check, 1.5)
                 table.setdefault(voice_name, {}).setdefault(word, []).append(None if acted is None else acted - ended)
                 if acted is None and word in ("pause",):

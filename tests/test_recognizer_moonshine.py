@@ -385,11 +385,12 @@ def test_the_engine_says_when_the_lifter_is_talking(
 
 
 def test_the_interrupt_search_hears_only_the_loud_part_of_its_window() -> None:
-    """Chatter 20 dB under a word close to the microphone is cut off both sides, less 150 ms of padding."""
+    """Chatter 20 dB under a word close to the microphone is cut off both sides, less 300 ms of lead-in and 150 ms
+    of tail."""
     rng = np.random.default_rng(5)
     chatter = rng.standard_normal(24_000) * 0.01
     word = np.concatenate([chatter[:8_000], rng.standard_normal(4_800) * 0.1 + chatter[8_000:12_800], chatter[12_800:]])
-    assert loud_span(word.astype(np.float32)) == slice(8_000 - 2_400, 12_800 + 2_400)
+    assert loud_span(word.astype(np.float32)) == slice(8_000 - 4_800, 12_800 + 2_400)
     span = loud_span(chatter.astype(np.float32))
     assert span.stop - span.start > 0.9 * len(chatter)  # nothing stands out: all of it
 
