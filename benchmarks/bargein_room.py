@@ -160,8 +160,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     mic = ear.microphone
     stage = ear.stage(voice)
     assert stage is not None
-    if args.record:
-        _record(stage, Path(args.record))
+    mark = _record(stage, Path(args.record)) if args.record else (lambda voice, word, path: None)
     turns: list[tuple[float, str]] = []
     session = Session(
         kb, open_recognizer(build_domain(kb), engine=args.engine), voice, voice.synthesizer,
@@ -227,6 +226,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                 if word == "skip":
                     time.sleep(1.5)
                 ended = say(room, files[word], args.lifter_gain)
+                mark(voice_name, word, files[word])
                 if args.verbose:
                     lately = [t for _, t in turns][-3:]
                     print(
@@ -308,11 +308,13 @@ def _into_microphone(samples: np.ndarray) -> Any:
     return bench_soak.RoomPlayer(samples, dict(os.environ), device="mic", latency_ms=20)
 
 
-def _record(stage: Any, folder: Path) -> None:
+def _record(stage: Any, folder: Path) -> Any:
     """--record: what the canceller was given and gave back (mic.wav, reference.wav: the playback lined up as
     the canceller saw it, cleaned.wav), written at exit, so a miss can be replayed offline with another
-    canceller. It also prints the monotonic time of the first sample (to place the lifter's words in the files)
-    and each new measured echo delay."""
+    canceller or engine setting (benchmarks/replay_bargein.py). Returns `mark(voice, word, path)`, called as each of
+    the lifter's warm-up words has gone to the room: said.json lists them with the recorded sample count at that
+    moment (where the word ends in the files, give or take the room's latency). It also prints the monotonic time of
+    the first sample and each new measured echo delay."""
     import atexit
     import wave
 
@@ -332,8 +334,14 @@ def _record(stage: Any, folder: Path) -> None:
             streams[name].extend(np.asarray(samples, "<i2").tobytes())
         return cleaned
 
+    said: list[dict[str, Any]] = []
+
+    def mark(voice: str, word: str, path: Path) -> None:
+        said.append({"voice": voice, "word": word, "file": str(path), "end": len(streams["mic"]) // 2})
+
     def write() -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "said.json").write_text(json.dumps(said, indent=1))
         for name, data in streams.items():
             with wave.open(str(folder / f"{name}.wav"), "wb") as out:
                 out.setnchannels(1)
@@ -343,6 +351,7 @@ def _record(stage: Any, folder: Path) -> None:
 
     stage.canceller.process = recorded
     atexit.register(write)
+    return mark
 
 
 def _trace_listener(listener: Any) -> None:
