@@ -241,7 +241,9 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             if session.warmup is not None:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)
-    answers = _stop_answers(args, session, voice, kb, words, room) if args.answers else {}
+    answers, false_over_answers = (
+        _stop_answers(args, session, voice, kb, words, room, turns, mark) if args.answers else ({}, [])
+    )
     session.stop()
     thread.join(5)
     room.close()
@@ -263,10 +265,13 @@ def run(args: argparse.Namespace, audio: Path) -> int:
         got = [d for d in delays if d is not None]
         med = f"{np.median(got):+.2f}s" if got else "-"
         print(f"  {voice_name:18} stop over an answer {len(ok)}/{len(delays)} silent within 0.5 s, median {med}")
+    if args.answers:
+        print(f"acted on over the answers before the lifter spoke: {len(false_over_answers)} {false_over_answers}")
     if args.json:
         heard = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
         figures = {
             "false": [t for _, t in false], "acted": heard, "answers": answers, "canceller": stage.name,
+            "false_over_answers": false_over_answers,
             "streams": args.streams, "noise_snr": args.noise_snr,
         }  # fmt: skip
         print(json.dumps(figures))
@@ -373,28 +378,45 @@ def _trace_listener(listener: Any) -> None:
 
 
 def _stop_answers(
-    args: argparse.Namespace, session: Any, voice: Any, kb: Any, words: dict[str, dict[str, Path]], room: Any
-) -> dict[str, list[float | None]]:
-    """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never)."""
+    args: argparse.Namespace,
+    session: Any,
+    voice: Any,
+    kb: Any,
+    words: dict[str, dict[str, Path]],
+    room: Any,
+    turns: list[tuple[float, str]],
+    mark: Any,
+) -> tuple[dict[str, list[float | None]], list[str]]:
+    """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never).
+    A command acted on in those 4 s, before the lifter spoke ("faster" from gym babble), is a false interruption
+    too, though the answer goes on: printed, and kept in `false_over_answers`."""
     texts = [f"{t.cause} {t.fix} {t.more}" for t in kb.topics]
     out: dict[str, list[float | None]] = {}
+    false_over_answers: list[str] = []
     for number, (voice_name, files) in enumerate(words.items()):
         for k in range(args.answers):
             voice.prepare([texts[(number + k) % len(texts)]])
             session.listener._say(texts[(number + k) % len(texts)])  # as an answer: the listener's own say
+            before = len(turns)
             time.sleep(4.0)
+            false_over_answers.extend(t for _, t in turns[before:])
+            if len(turns) > before:
+                print(
+                    f"  acted on {[t for _, t in turns[before:]]} over an answer before the lifter spoke ({voice_name})"
+                )
             if not voice.speaking:  # cut short before the lifter spoke: the coach interrupted itself
                 print(f"  the answer stopped before the lifter spoke ({voice_name}): a false interruption")
                 out.setdefault(voice_name, []).append(None)
                 continue
             ended = say(room, files["stop"], args.lifter_gain)
+            mark(voice_name, "stop", files["stop"])
             if args.verbose:
                 print(f"  said stop over an answer ({voice_name}), ended at monotonic {ended:.2f}", flush=True)
             silent = wait_for(lambda: not voice.speaking, 2.0)
             out.setdefault(voice_name, []).append(None if silent is None else silent - ended)
             voice.stop()
             time.sleep(1.0)
-    return out
+    return out, false_over_answers
 
 
 if __name__ == "__main__":
