@@ -399,11 +399,9 @@ def _stop_answers(
             session.listener._say(texts[(number + k) % len(texts)])  # as an answer: the listener's own say
             before = len(turns)
             time.sleep(4.0)
-            false_over_answers.extend(t for _, t in turns[before:])
-            if len(turns) > before:
-                print(
-                    f"  acted on {[t for _, t in turns[before:]]} over an answer before the lifter spoke ({voice_name})"
-                )
+            if acted := [t for _, t in turns[before:]]:
+                false_over_answers.extend(acted)
+                print(f"  acted on {acted} over an answer before the lifter spoke ({voice_name})")
             if not voice.speaking:  # cut short before the lifter spoke: the coach interrupted itself
                 print(f"  the answer stopped before the lifter spoke ({voice_name}): a false interruption")
                 out.setdefault(voice_name, []).append(None)

@@ -44,6 +44,7 @@ from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
 from voicecoach.audio.echo_reference import Convergence, NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
 from voicecoach.audio.resample import resample  # noqa: E402
+from voicecoach.recognizer.base import Recognizer, Transcript  # noqa: E402
 from voicecoach.voice.base import words_around  # noqa: E402
 
 RATE = SAMPLE_RATE
@@ -204,6 +205,36 @@ class Detection:
     """The result it was read from (a partial or final text)."""
 
 
+class InterruptRule:
+    """The listener's barge-in rule on the interrupt search's results, chunk by chunk: a final result's interrupting
+    words, or a partial result's first one once it has held for STABLE_CHUNKS; never a word the coach is saying
+    (`spoken`). Shared with benchmarks/replay_bargein.py."""
+
+    def __init__(self) -> None:
+        self.last, self.seen = "", 0
+
+    def commands(
+        self, recognizer: Recognizer, final: Transcript | None, *, near: bool = True, spoken: set[str] | None = None
+    ) -> tuple[str, list[str]]:
+        """(what was heard, the commands it means) after one chunk; `final`: what `accept` returned for it."""
+        spoken = spoken or set()
+        if final is not None:
+            heard = final.text
+            words = [w for w in heard.split() if interrupt_command(w) is not None and not is_coach_word(w, spoken)]
+            self.reset()
+        else:  # as the listener: a partial result only when the near-end gate is open
+            heard = recognizer.partial() if near else ""
+            candidate = first_interrupting(heard.split())
+            self.seen = self.seen + 1 if candidate == self.last else 1
+            self.last = candidate
+            held = candidate and not is_coach_word(candidate, spoken) and self.seen >= STABLE_CHUNKS
+            words = [candidate] if held else []
+        return heard, [str(command) for w in words if (command := interrupt_command(w)) is not None]
+
+    def reset(self) -> None:
+        self.last, self.seen = "", 0
+
+
 def listen(
     cleaned: np.ndarray,
     playback: Playback,
@@ -213,7 +244,7 @@ def listen(
     command_margin: float | None = None,
 ) -> list[Detection]:
     """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results."""
-    from voicecoach.recognizer import Recognizer, open_recognizer
+    from voicecoach.recognizer import open_recognizer
     from voicecoach.text.domain import build_domain
     from voicecoach.text.knowledge import load
 
@@ -230,7 +261,7 @@ def listen(
         saying[s : min(e + RATE // 2, len(saying))] = i
     found: list[Detection] = []
     chunk = 480
-    last, seen = "", 0
+    rule = InterruptRule()
     gate, convergence = NearEndGate(), Convergence()
     over = {command.value for command in OVER_ANSWERS}
     for at in range(0, len(cleaned) - chunk + 1, chunk):
@@ -246,23 +277,13 @@ def listen(
             start, end, text = playback.spans[index]
             around = words_around(text, (at - start) / RATE, (end - start) / RATE)
             spoken = set(around.lower().replace(",", " ").replace(".", " ").split())
-        if final is not None:
-            heard = final.text
-            words = [w for w in heard.split() if interrupt_command(w) is not None and not is_coach_word(w, spoken)]
-            last, seen = "", 0
-        else:  # as the listener: a partial result only when the near-end gate is open
-            heard = recognizer.partial() if near else ""
-            candidate = first_interrupting(heard.split())
-            seen = seen + 1 if candidate == last else 1
-            last = candidate
-            words = [candidate] if candidate and not is_coach_word(candidate, spoken) and seen >= STABLE_CHUNKS else []
-        commands = [str(command) for w in words if (command := interrupt_command(w)) is not None]
+        heard, commands = rule.commands(recognizer, final, near=near, spoken=spoken)
         if over_answers:  # the listener's rule: only these mean something over an answer
             commands = [c for c in commands if c in over]
         if commands and near:
             found.append(Detection(at + chunk, commands[0], heard))
             recognizer.reset()
-            last, seen = "", 0
+            rule.reset()
     return found
 
 

@@ -5,14 +5,14 @@
 
 The live room varies by 3-5 of 32 commands from run to run on this shared machine (the sound server's timing, the
 interrupt search's partial results landing a chunk earlier or later), too much to tell two settings apart. This
-replays the same audio instead: for each warm-up word in DIR/said.json (written by bargein_room.py --record), the
-cleaned microphone from `--before` seconds ahead of the word to 0.8 s after it goes through the engine's interrupt
-search in 30 ms chunks (in the room every word comes while the coach speaks: "resume" over the reply to "pause"),
-with the listener's rule for partial and final results (`first_interrupting`, `STABLE_CHUNKS`,
-`interrupt_command`). A word counts as heard when its own command comes within 1 s of its end. Commands found ahead
-of the word are dropped: live, the listener's rule for the coach's own words and the near-end gate judge those, and
-neither is replayed here (so a word lost live to those rules is heard here). `--set
-moonshine_engine.LOUD_SPAN_LEAD_SECONDS=0.15,0.3` replays once per value (any module-level number under
+replays the same audio instead: for each of the lifter's words in DIR/said.json (written by bargein_room.py
+--record: the warm-up's commands and the "stop"s over answers), the cleaned microphone from `--before` seconds
+ahead of the word to 0.8 s after it goes through the engine's interrupt search in 30 ms chunks (in the room every
+word comes while the coach speaks: "resume" over the reply to "pause"), with the listener's rule for partial and
+final results (`bench_bargein.InterruptRule`). A word counts as heard when its own command comes within 1 s of its
+end. Commands found ahead of the word are dropped: live, the listener's rule for the coach's own words and the
+near-end gate judge those, and neither is replayed here (so a word lost live to those rules is heard here).
+`--set moonshine_engine.LOUD_SPAN_LEAD_SECONDS=0.15,0.3` replays once per value (any module-level number under
 voicecoach.recognizer), for an A/B on the same audio.
 """
 
@@ -23,7 +23,6 @@ import importlib
 import json
 import sys
 import types
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +30,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from voicecoach.app.listener import STABLE_CHUNKS, first_interrupting, interrupt_command  # noqa: E402
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_bargein import InterruptRule  # noqa: E402
+
+from voicecoach.audio.chunks import read_wav  # noqa: E402
 from voicecoach.audio.format import AudioChunk  # noqa: E402
-from voicecoach.audio.resample import resample  # noqa: E402
+from voicecoach.errors import AudioFileError  # noqa: E402
 from voicecoach.recognizer.base import Recognizer  # noqa: E402
 
 RATE = 16_000
@@ -45,10 +48,8 @@ cross-correlation within this many seconds of where said.json puts it."""
 
 
 def read(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as f:
-        samples = np.frombuffer(f.readframes(f.getnframes()), "<i2")
-        rate = f.getframerate()
-    return (resample(samples, rate, RATE) if rate != RATE else samples).astype(np.float32) / 32768
+    """A WAV file as float samples at 16 kHz."""
+    return read_wav(path).astype(np.float32) / 32768
 
 
 def normalised_xcorr(signal: np.ndarray, word: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ def normalised_xcorr(signal: np.ndarray, word: np.ndarray) -> np.ndarray:
 
 
 def placed_words(folder: Path, mic: np.ndarray) -> list[tuple[int, int, str, str]]:
-    """(start sample, length, word, voice) of each warm-up word in the recording."""
+    """(start sample, length, word, voice) of each of the lifter's words in the recording."""
     placed = []
     for said in json.loads((folder / "said.json").read_text()):
         word = read(Path(said["file"]))
@@ -84,18 +85,10 @@ def heard_in_time(
     audio = (cleaned[first : start + length + int(0.8 * RATE)] * 32768).astype("<i2")
     end = (start + length - first) / RATE
     recognizer.reset()
-    last, seen = "", 0
+    rule = InterruptRule()  # no gate, no coach's words: see the module's docstring
     for at in range(0, len(audio) - CHUNK + 1, CHUNK):
         final = recognizer.accept(AudioChunk(audio[at : at + CHUNK].tobytes(), RATE, at / RATE))
-        if final is not None:
-            words = [w for w in final.text.split() if interrupt_command(w) is not None]
-            last, seen = "", 0
-        else:
-            candidate = first_interrupting(recognizer.partial().split())
-            seen = seen + 1 if candidate == last else 1
-            last = candidate
-            words = [candidate] if candidate and seen >= STABLE_CHUNKS else []
-        commands = [str(command) for w in words if (command := interrupt_command(w)) is not None]
+        _, commands = rule.commands(recognizer, final)
         now = (at + CHUNK) / RATE
         if not commands or (commands[0] != word and now < end) or now < end - length / RATE - 0.1:
             continue  # nothing, or something ahead of the word (live, the coach's-words rule judges that)
@@ -118,7 +111,7 @@ def main() -> int:
     try:
         mic, cleaned = read(args.folder / "mic.wav"), read(args.folder / "cleaned.wav")
         placed = placed_words(args.folder, mic)
-    except (OSError, wave.Error, ValueError, KeyError) as err:
+    except (AudioFileError, OSError, ValueError, KeyError) as err:
         print(f"replay_bargein: {args.folder}: not a bargein_room.py --record folder ({err})", file=sys.stderr)
         return 2
     settings: list[list[tuple[types.ModuleType, str, float]]] = [[]]
