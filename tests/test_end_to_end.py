@@ -276,9 +276,11 @@ def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
         play_into_room(stop, pulse_room)  # returns once the word has played
         said = room_recorder.position()
         barge_in = process.next_turn(timeout=3)
-        if barge_in is None and any("the speaker ran dry" in line for line in process.stderr[logged:]):
-            # The shared machine starved the player: until the echo delay is measured again nothing counts as the
-            # lifter (by design). Once it is, "stop" must be heard: said once more, still over the answer.
+        remeasured = ("the speaker ran dry", "the echo path stepped")
+        if barge_in is None and any(event in line for line in process.stderr[logged:] for event in remeasured):
+            # The shared machine starved the player, or the sound server's queue changed length (the echo delay
+            # stepped, 61 -> 37 ms in one CI run): until the delay is measured again nothing counts as the lifter
+            # (by design). Once it is, "stop" must be heard: said once more, still over the answer.
             play_into_room(stop, pulse_room)
             said = room_recorder.position()
             barge_in = process.next_turn(timeout=3)
