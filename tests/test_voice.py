@@ -106,6 +106,18 @@ def test_cache_is_bounded() -> None:
     assert small.renders == 4  # "one" was evicted
 
 
+def test_cache_is_bounded_in_bytes_too() -> None:
+    """Long answers must not pile up in memory over a day: the oldest go once the rendered audio passes the budget."""
+    answer = "Your knees hurt after squats because they travel forward while your hips stay back. " * 2
+    first = Pyttsx3Synthesizer().render(answer, VoiceSettings())
+    small = Pyttsx3Synthesizer(cache_bytes=int(2.5 * len(first.audio)))
+    for n in range(3):
+        small.render(f"{n}. {answer}", VoiceSettings())
+    small.render("0. " + answer, VoiceSettings())
+    small.render("2. " + answer, VoiceSettings())
+    assert small.renders == 4  # the first answer was evicted, the last one kept
+
+
 def test_empty_text_is_an_empty_clip(synth: Pyttsx3Synthesizer) -> None:
     assert synth.render("  ", VoiceSettings()).audio == b""
 
@@ -194,6 +206,16 @@ def test_resample_keeps_duration() -> None:
     tone = (np.sin(np.arange(22_050) / 22_050 * 2 * np.pi * 200) * 8000).astype("<i2").tobytes()
     out = np.frombuffer(resample_bytes(tone, 22_050, 48_000), "<i2")
     assert len(out) == 48_000 and abs(rms(out) - rms(np.frombuffer(tone, "<i2"))) < 100
+
+
+@pytest.mark.parametrize(("rate", "target"), [(22_050, 48_000), (22_050, 16_000), (48_000, 16_000), (16_000, 44_100)])
+def test_resample_a_block_at_a_time_gives_the_samples_of_one_whole_interpolation(rate: int, target: int) -> None:
+    from voicecoach.audio.resample import resample
+
+    clip = np.random.default_rng(rate + target).integers(-32768, 32767, 12 * rate + 7).astype("<i2")
+    whole = np.arange(int(len(clip) / rate * target)) / target
+    expected = np.clip(np.round(np.interp(whole, np.arange(len(clip)) / rate, clip.astype(np.float64))), -32768, 32767)
+    assert np.array_equal(resample(clip, rate, target), expected.astype("<i2"))
 
 
 # --- fallback without sound --------------------------------------------------------------------

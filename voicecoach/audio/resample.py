@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import numpy as np
 
+BLOCK_SAMPLES = 16_000
+"""Output samples interpolated at a time. Whole, a 12 s answer brought from espeak-ng's 22.05 kHz to a 48 kHz
+device took five float64 copies of the clip at once (about 20 MB); a block at a time gives the same samples."""
+
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Mono `samples` at `rate` Hz as int16 at `target` Hz, the same duration."""
-    data = samples.astype(np.float64)
     if rate == target or not len(samples):
-        return np.clip(np.round(data), -32768, 32767).astype("<i2")
-    duration = len(data) / rate
-    positions = np.arange(0, int(duration * target)) / target
-    out = np.interp(positions, np.arange(len(data)) / rate, data)
-    return np.clip(np.round(out), -32768, 32767).astype("<i2")
+        return np.clip(np.round(samples.astype(np.float64)), -32768, 32767).astype("<i2")
+    count = int(len(samples) / rate * target)
+    out = np.empty(count, "<i2")
+    for start in range(0, count, BLOCK_SAMPLES):
+        positions = np.arange(start, min(start + BLOCK_SAMPLES, count)) / target
+        # The input samples around these positions (one more each side, for rounding in position * rate).
+        first = max(int(positions[0] * rate) - 1, 0)
+        last = min(int(positions[-1] * rate) + 3, len(samples))
+        block = np.interp(positions, np.arange(first, last) / rate, samples[first:last].astype(np.float64))
+        out[start : start + len(positions)] = np.clip(np.round(block), -32768, 32767)
+    return out
 
 
 def resample_bytes(audio: bytes, rate: int, target: int) -> bytes:

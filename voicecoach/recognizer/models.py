@@ -9,7 +9,6 @@ This is the only module that touches the network, and only in `download`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -105,6 +104,7 @@ def download(
 
 
 def _fetch(source: ModelSource, out: BinaryIO, progress: TextIO | None) -> str:
+    import hashlib  # here, not at the top: its OpenSSL (3.3 MB) stays out of every process that never downloads
     import urllib.error
     import urllib.request
 

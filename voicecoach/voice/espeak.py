@@ -137,6 +137,12 @@ def _engine() -> _Engine:
     return _ENGINE
 
 
+CACHE_BYTES = 8 << 20
+"""Rendered audio the cache keeps (espeak-ng's 22.05 kHz 16-bit: about 3 minutes). A full answer is 0.3-0.6 MB, so
+128 answers would have held 40-80 MB of a Pi's memory by the end of a long day; the warm-up's counts and cues,
+which the cache is for, come to about 1 MB."""
+
+
 class Pyttsx3Synthesizer:
     """`Synthesizer` over pyttsx3/espeak-ng with an LRU cache of rendered clips.
 
@@ -144,9 +150,11 @@ class Pyttsx3Synthesizer:
     Thread-safe; the engine is created on the first render, not at construction.
     """
 
-    def __init__(self, *, cache_size: int = 128) -> None:
+    def __init__(self, *, cache_size: int = 128, cache_bytes: int = CACHE_BYTES) -> None:
         self._cache: OrderedDict[tuple[str, VoiceSettings], SpeechClip] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._cached_bytes = 0
         self.renders = 0
         """How many times the engine actually ran (cache misses), for tests and benchmarks."""
 
@@ -159,8 +167,11 @@ class Pyttsx3Synthesizer:
                 return clip
             clip = self._render(text, settings)
             self._cache[key] = clip
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cached_bytes += len(clip.audio)
+            while len(self._cache) > self._cache_size or (
+                self._cached_bytes > self._cache_bytes and len(self._cache) > 1
+            ):
+                self._cached_bytes -= len(self._cache.popitem(last=False)[1].audio)
             return clip
 
     def _render(self, text: str, settings: VoiceSettings) -> SpeechClip:
@@ -193,6 +204,7 @@ class Pyttsx3Synthesizer:
     def clear_cache(self) -> None:
         with _ENGINE_LOCK:
             self._cache.clear()
+            self._cached_bytes = 0
 
 
 def list_voices() -> list[VoiceInfo]:
