@@ -28,6 +28,7 @@ _FIX = {
 _WHAT = {"input": "microphone", "output": "sound output device"}
 
 log = logging.getLogger("voicecoach.audio")
+_probe_released = False
 
 
 def portaudio() -> Any:
@@ -38,11 +39,14 @@ def portaudio() -> Any:
     "played" in 0.1 s and was never heard); 30-100 ms all fixed it.
     """
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
+    global _probe_released
     try:
         import sounddevice
     except (ImportError, OSError) as err:  # OSError: the package is there but libportaudio2 is not
         raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
-    _release_alsa_probe()
+    if not _probe_released:  # once, before any stream: later calls may come while streams run
+        _release_alsa_probe()
+        _probe_released = True
     return sounddevice
 
 
@@ -99,7 +103,8 @@ def list_devices() -> list[Device]:
 
 
 def rescan() -> None:
-    """PortAudio lists devices once per initialisation: start it again to see a device plugged back in."""
+    """PortAudio lists devices once per initialisation: start it again to see a device plugged back in (stopping
+    PortAudio closes every stream, so none runs while ALSA lets go of the scan's plugins)."""
     sd = portaudio()
     sd._terminate()
     sd._initialize()
