@@ -283,7 +283,10 @@ def test_coach_is_heard_in_the_room(voice: SpokenVoice, room_recorder: RoomRecor
     spans = _heard(room_recorder, mark)
     assert spans, "nothing reached gym.monitor"
     heard = spans[-1][1] - spans[0][0]
-    assert abs(heard - clip.seconds) < 0.4, (heard, clip.seconds)
+    # Against the clip's own sound, not its length: espeak-ng's silence around the words varies from render to
+    # render (3.764 or 3.785 s for this reply, the same 3.39 s of sound), and the room hears no silence.
+    own = sound_spans(np.frombuffer(clip.audio, "<i2"), rate=clip.rate)
+    assert abs(heard - (own[-1][1] - own[0][0])) < 0.2, (spans, own)
     level = rms(room_recorder.since(mark))
     assert level > 300
     assert [on for on, _ in states] == [True, False]
