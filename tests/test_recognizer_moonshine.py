@@ -506,3 +506,16 @@ def test_the_knee_is_put_back_on_clear_audio_only(tmp_path: Path) -> None:
         engine.reset()
         transcribe_chunks(engine, wav_to_chunks(mixed, trailing_silence=1.0))
         assert bool(scored) == (snr == 20), (snr, scored)
+
+
+def test_token_log_probs_are_the_log_softmax_at_those_tokens_without_its_copies() -> None:
+    from voicecoach.recognizer.moonshine_model import _log_softmax, _token_log_probs
+
+    rng = np.random.default_rng(7)
+    logits = rng.normal(0, 5, (13, 32768)).astype(np.float32)
+    tokens = rng.integers(0, 32768, 13)
+    rows = np.arange(13)
+    assert np.array_equal(_token_log_probs(logits, rows, tokens), _log_softmax(logits)[rows, tokens])
+    one = logits[:1]  # the first step: one row stands for every reading
+    assert np.array_equal(_token_log_probs(one, np.zeros(13, int), tokens), _log_softmax(one)[0, tokens])
+    assert np.allclose(np.exp(_log_softmax(logits)).sum(axis=-1), 1.0, atol=1e-4)
