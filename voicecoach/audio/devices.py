@@ -5,9 +5,6 @@ A module of its own so that importing it costs nothing: `voicecoach ask` must st
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,9 +24,6 @@ _FIX = {
 }
 _WHAT = {"input": "microphone", "output": "sound output device"}
 
-log = logging.getLogger("voicecoach.audio")
-_probe_released = False
-
 
 def portaudio() -> Any:
     """The sounddevice module, loaded once for microphone, speaker and `voicecoach devices` alike.
@@ -39,30 +33,11 @@ def portaudio() -> Any:
     "played" in 0.1 s and was never heard); 30-100 ms all fixed it.
     """
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
-    global _probe_released
     try:
         import sounddevice
     except (ImportError, OSError) as err:  # OSError: the package is there but libportaudio2 is not
         raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
-    if not _probe_released:  # once, before any stream: later calls may come while streams run
-        _release_alsa_probe()
-        _probe_released = True
     return sounddevice
-
-
-def _release_alsa_probe() -> None:
-    """Let ALSA unload what PortAudio's device scan loaded: the scan opens every PCM the configuration names, and
-    libasound keeps each plugin's library (and its configuration tree) after the scan. With Debian's
-    libasound2-plugins that is the a52 encoder with libavcodec and a dozen codec libraries: 10.7 MB of the listen
-    process (measured, x86-64), never used again. The plugin a stream opens later is loaded again then. What
-    ALSA's own notes ("MEMORY LEAK") prescribe once a program has listed its devices."""
-    name = ctypes.util.find_library("asound")
-    if name is None:
-        return  # PortAudio without ALSA (another OS): nothing cached
-    try:
-        ctypes.CDLL(name).snd_config_update_free_global()
-    except (OSError, AttributeError) as err:
-        log.debug("ALSA's configuration cache stays: %s", err)
 
 
 @dataclass(frozen=True)
@@ -103,12 +78,10 @@ def list_devices() -> list[Device]:
 
 
 def rescan() -> None:
-    """PortAudio lists devices once per initialisation: start it again to see a device plugged back in (stopping
-    PortAudio closes every stream, so none runs while ALSA lets go of the scan's plugins)."""
+    """PortAudio lists devices once per initialisation: start it again to see a device plugged back in."""
     sd = portaudio()
     sd._terminate()
     sd._initialize()
-    _release_alsa_probe()
 
 
 def find_device(spec: DeviceSpec, direction: Direction) -> Device:
