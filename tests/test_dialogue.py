@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from voicecoach.text import knowledge
-from voicecoach.text.dialogue import READING_WEIGHT, Dialogue, State, opening_replies, respond
+from voicecoach.text.dialogue import READING_WEIGHT, RIVAL_WITHIN, Dialogue, State, opening_replies, respond
 from voicecoach.text.matcher import Matcher
 
 
@@ -172,3 +172,61 @@ def test_a_reading_is_chosen_by_what_the_knowledge_base_makes_of_it(dialogue: Di
     gap = READING_WEIGHT * (confidence(clear).confidence - confidence(weak).confidence)
     assert dialogue.reading(weak, [(clear, gap / 2)]) == clear
     assert dialogue.reading(weak, [(clear, gap * 2)]) == weak
+
+
+# -- a close reading of another knee topic (`RIVAL_WITHIN`) ------------------------------------------------------
+CREST = "pain in both knees from the leg crest machine"  # Festival's "leg press machine" in 20 dB gym noise
+PRESS = "pain in both knees from the leg press machine"
+
+
+def test_a_close_reading_of_another_knee_topic_is_asked_back_not_answered(dialogue: Dialogue) -> None:
+    alone = Dialogue(dialogue.kb).turn(CREST)
+    assert alone.intent == "knee_pain_leg_extension"
+    reply = dialogue.turn(CREST, others=[(PRESS, RIVAL_WITHIN / 2)])
+    assert reply.intent == "clarify"
+    titles = [dialogue.kb.topic(t).title.lower() for t in ("knee_pain_leg_extension", "knee_pain_squat")]
+    assert all(title in reply.say for title in titles), reply.say
+    # The lifter names the one meant, and gets its answer.
+    assert dialogue.turn("the squats").intent == "knee_pain_squat"
+
+
+def test_a_reading_of_another_topic_further_behind_does_not_stop_the_answer(dialogue: Dialogue) -> None:
+    assert dialogue.turn(CREST, others=[(PRESS, RIVAL_WITHIN + 0.5)]).intent == "knee_pain_leg_extension"
+
+
+def test_close_readings_of_the_same_topic_or_of_no_topic_do_not_ask_back(dialogue: Dialogue) -> None:
+    same = [("pain in both knees from the leg grass machine", 0.1), ("pain in both niece from the leg crest", 0.2)]
+    assert dialogue.turn(CREST, others=same).intent == "knee_pain_leg_extension"
+    chatter = [("pain in both keys from the lake crest marine", 0.1), ("stop", 0.2)]
+    assert dialogue.turn(CREST, others=chatter).intent == "knee_pain_leg_extension"
+
+
+def test_rivals_are_measured_from_the_reading_answered(dialogue: Dialogue) -> None:
+    # The listening loop chose the reading itself: the engine's best (squats) lies 0.3 nats ahead of it.
+    assert dialogue.turn(CREST, rivals=[(PRESS, -0.3)]).intent == "clarify"
+    assert dialogue.turn(CREST, rivals=[(PRESS, -(RIVAL_WITHIN + 0.5))]).intent == "knee_pain_leg_extension"
+    # A reading taken over the best one is checked against the best one, measured from itself.
+    close = dialogue.turn("my niece hurt after squats", others=[("my knees hurt after squats", 0.5)])
+    assert close.intent == "knee_pain_squat"  # the best reading gets no knee answer: nothing to ask between
+
+
+def test_typed_questions_have_no_rivals(dialogue: Dialogue) -> None:
+    assert dialogue.turn(PRESS).intent == "knee_pain_squat"
+
+
+def test_a_close_reading_about_another_body_part_is_asked_back(dialogue: Dialogue) -> None:
+    # espeak-ng's "my calves are sore after the treadmill", quiet: the beam's best lost the calves.
+    heard, calves = "i can't sore after the treadmill", "my calves are sore after the treadmill"
+    assert Dialogue(dialogue.kb).turn(heard).intent == "knee_pain_treadmill"
+    reply = dialogue.turn(heard, others=[(calves, 0.9)])
+    assert reply.intent == "clarify" and " Or " not in reply.say, reply.say
+    assert dialogue.turn("no").topic is None  # not the knee: no advice
+    assert Dialogue(dialogue.kb).turn(heard, others=[(calves, RIVAL_WITHIN + 0.5)]).intent == "knee_pain_treadmill"
+
+
+def test_a_reading_that_names_another_body_part_stands(dialogue: Dialogue) -> None:
+    # Festival's "my shoulder hurts when i bench" in 10 dB gym noise: the beam also had the knee in front of it.
+    best = "my shoulder hurts when i bend"
+    assert dialogue.reading(best, [("knee shoulder hurts when i bend", 1.0)]) == best
+    assert dialogue.reading(best, [], restored=[("knee shoulder hurts when i bend", 0.0)]) == best
+    assert dialogue.turn(best, others=[("knee shoulder hurts when i bend", 1.0)]).topic is None

@@ -579,6 +579,19 @@ def test_a_close_second_reading_of_a_woken_question_is_answered_before_any_secon
     assert asked == []  # the n-best list was enough: no second decode
 
 
+def test_a_close_reading_of_another_knee_topic_is_asked_back_in_the_room() -> None:
+    # Festival's "leg press machine" in 20 dB gym noise: the beam's best is the leg extension, squats 0.4 behind.
+    crest, press = (
+        "hey coach pain in both knees from the leg crest machine",
+        "hey coach pain in both knees from the leg press machine",
+    )
+    turns, _ = _read(crest, (press, 0.4))
+    assert [t.reply.intent for t in turns] == ["clarify"]
+    assert "squats" in turns[0].reply.say and "leg extension" in turns[0].reply.say
+    turns, _ = _read(crest, (press, 3.0))
+    assert [t.reply.topic for t in turns] == ["knee_pain_leg_extension"]
+
+
 def test_other_readings_without_the_wake_word_wake_nobody() -> None:
     turns, _ = _read("the music is loud tonight", ("the knees hurt after squats", 0.2))
     assert turns == []

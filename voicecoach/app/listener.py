@@ -329,7 +329,7 @@ class Listener:
         if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
-        reply = self.dialogue.turn(text, sure=sure)
+        reply = self.dialogue.turn(text, sure=sure, rivals=self._rivals(text, transcript))
         if reply.intent is None and self.settings.activation is Activation.ALWAYS:
             self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
             return None
@@ -354,6 +354,17 @@ class Listener:
         woken = [(text, other.behind) for other in readings if (text := self._after_wake(other.text))]
         reading = self.dialogue.reading(heard, [] if restored else woken, restored=woken if restored else [])
         return reading if reading != heard else None
+
+    def _rivals(self, text: str, transcript: Transcript) -> list[tuple[str, float]]:
+        """The first hearing's readings (wake word dropped), each with how far behind `text` it is, for the dialogue
+        to check a knee answer against (`dialogue.RIVAL_WITHIN`); none when `text` came from a second hearing."""
+        behind: dict[str, float] = {}
+        for reading in [Reading(transcript.text, 0.0), *transcript.alternatives, *transcript.restored]:
+            if after := self._after_wake(reading.text):
+                behind.setdefault(after, reading.behind)
+        if text not in behind:
+            return []
+        return [(other, nats - behind[text]) for other, nats in behind.items() if other != text]
 
     def _after_wake(self, text: str) -> str:
         words = text.split()
