@@ -73,6 +73,8 @@ class Outcome:
     re-score them offline (benchmarks/rescore_readings.py)."""
     restored: tuple[tuple[str, float], ...] = ()
     """The answer path: the recogniser's restored readings (`Transcript.restored`)."""
+    clear: bool = True
+    """The answer path: every utterance heard clear of the room (`Transcript.clear`)."""
 
 
 def heldout() -> list[tuple[str, str]]:
@@ -155,7 +157,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer.base import heard_and_sure, other_readings
+    from voicecoach.recognizer.base import all_clear, heard_and_sure, other_readings
     from voicecoach.text.dialogue import Dialogue
 
     recognizer.reset()  # type: ignore[attr-defined]
@@ -175,9 +177,10 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
     others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
     readings = ((heard, 0.0), *others)
     dialogue = Dialogue(jobs._kb(), confirm_unnamed=not recognizer.open_vocabulary)  # type: ignore[attr-defined]
-    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored)
+    clear = all_clear(transcripts)
+    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored, clear=clear)
     return Outcome(engine, condition, path, voice, text, expected, reply.intent, reply.topic, reply.heard, True,
-                   max(computes) if computes else None, readings, tuple(restored))  # fmt: skip
+                   max(computes) if computes else None, readings, tuple(restored), clear)  # fmt: skip
 
 
 def _peak_of(task: tuple[str, tuple[float, int, float], list[str]]) -> float:

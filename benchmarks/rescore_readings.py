@@ -34,9 +34,14 @@ def replay(outcome: Outcome, dialogue: Dialogue, weight: float, within: float) -
     if not outcome.readings:
         return outcome
     (best, _), *others = outcome.readings
-    heard = dialogue.reading(best, [(t, b) for t, b in others if b <= within], restored=outcome.restored, weight=weight)
+    kept = [(t, b) for t, b in others if b <= within]
+    heard = dialogue.reading(best, kept, restored=outcome.restored, weight=weight)
+    readings = [(best, 0.0), *kept, *outcome.restored]
+    behind = dict(readings)[heard]
     dialogue.reset()
-    reply = dialogue.turn(heard)
+    # The readings not chosen, measured from the one chosen: the dialogue asks back on a close rival (RIVAL_WITHIN).
+    rivals = [(text, nats - behind) for text, nats in readings if text != heard]
+    reply = dialogue.turn(heard, rivals=rivals, clear=outcome.clear)
     return Outcome(**{**outcome.__dict__, "heard": reply.heard, "intent": reply.intent, "topic": reply.topic})
 
 

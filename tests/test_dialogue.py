@@ -230,3 +230,15 @@ def test_a_reading_that_names_another_body_part_stands(dialogue: Dialogue) -> No
     assert dialogue.reading(best, [("knee shoulder hurts when i bend", 1.0)]) == best
     assert dialogue.reading(best, [], restored=[("knee shoulder hurts when i bend", 0.0)]) == best
     assert dialogue.turn(best, others=[("knee shoulder hurts when i bend", 1.0)]).topic is None
+
+
+def test_a_looping_reading_heard_barely_over_the_room_is_asked_back(dialogue: Dialogue) -> None:
+    # Moonshine in 10 dB gym noise: "front squats give me knee pain" came out so.
+    looping = "run squat skip knee knee knee"
+    assert Dialogue(dialogue.kb).turn(looping).intent in dialogue.matcher.topic_ids  # clear audio: answered
+    reply = dialogue.turn(looping, clear=False)
+    assert reply.intent == "clarify" and " Or " not in reply.say, reply.say
+    assert dialogue.turn("yes").intent in dialogue.matcher.topic_ids  # one "yes" is enough
+    # A pair of words twice loops too; a question that does not repeat itself is answered in noise.
+    assert Dialogue(dialogue.kb).turn("knee sled up knee sled up", clear=False).intent == "clarify"
+    assert Dialogue(dialogue.kb).turn("my knees hurt after squats", clear=False).intent == "knee_pain_squat"

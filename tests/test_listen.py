@@ -592,6 +592,15 @@ def test_a_close_reading_of_another_knee_topic_is_asked_back_in_the_room() -> No
     assert [t.reply.topic for t in turns] == ["knee_pain_leg_extension"]
 
 
+def test_a_looping_question_heard_barely_over_the_room_is_asked_back() -> None:
+    for clear, intent in ((False, "clarify"), (True, "knee_pain_treadmill")):
+        listener, recognizer, _, turns, clock = make({})
+        looping = Transcript("hey coach run squat skip knee knee knee", confidence=0.9, clear=clear)
+        recognizer.script = {3: looping}
+        feed(listener, clock, 5)
+        assert [t.reply.intent for t in turns] == [intent], clear
+
+
 def test_other_readings_without_the_wake_word_wake_nobody() -> None:
     turns, _ = _read("the music is loud tonight", ("the knees hurt after squats", 0.2))
     assert turns == []

@@ -504,8 +504,10 @@ def test_the_knee_is_put_back_on_clear_audio_only(tmp_path: Path) -> None:
                         "--lead", "1", "--tail", "1.5"], check=True)  # fmt: skip
         scored.clear()
         engine.reset()
-        transcribe_chunks(engine, wav_to_chunks(mixed, trailing_silence=1.0))
+        heard = transcribe_chunks(engine, wav_to_chunks(mixed, trailing_silence=1.0))
         assert bool(scored) == (snr == 20), (snr, scored)
+        # The same measure tells the dialogue to trust a looping reading less (`Transcript.clear`).
+        assert heard and all(t.clear == (snr == 20) for t in heard), (snr, heard)
 
 
 def test_token_log_probs_are_the_log_softmax_at_those_tokens_without_its_copies() -> None:

@@ -329,7 +329,7 @@ class Listener:
         if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
-        reply = self.dialogue.turn(text, sure=sure, rivals=self._rivals(text, transcript))
+        reply = self.dialogue.turn(text, sure=sure, rivals=self._rivals(text, transcript), clear=transcript.clear)
         if reply.intent is None and self.settings.activation is Activation.ALWAYS:
             self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
             return None

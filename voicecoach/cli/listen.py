@@ -70,7 +70,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
-    from voicecoach.recognizer.base import heard_and_sure, other_readings, transcribe_chunks
+    from voicecoach.recognizer.base import all_clear, heard_and_sure, other_readings, transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
     from voicecoach.text.domain import build_domain
@@ -84,7 +84,7 @@ def run_answer(args: argparse.Namespace) -> int:
     heard, sure = heard_and_sure(transcripts)
     dialogue = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary)
     others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
-    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored)
+    reply = dialogue.turn(heard, sure=sure, others=others, restored=restored, clear=all_clear(transcripts))
     if args.out:
         from voicecoach.voice import render_to_wav
 

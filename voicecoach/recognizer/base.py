@@ -62,6 +62,9 @@ class Transcript:
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
     when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
     decoded alone, with its `restored` readings as the first hearing's."""
+    clear: bool = True
+    """False when the engine measured the words barely over the room (Moonshine: under `knee_readings.CLEAR_DB`):
+    the dialogue trusts such a reading less (`dialogue.respond`). True from engines that do not measure it."""
 
     @property
     def empty(self) -> bool:
@@ -144,6 +147,11 @@ def heard_and_sure(transcripts: Iterable[Transcript]) -> tuple[str, str | None]:
     spoken = [t for t in transcripts if t.text]
     sure = [t.sure_text() for t in spoken]
     return " ".join(t.text for t in spoken), None if None in sure else " ".join(s for s in sure if s)
+
+
+def all_clear(transcripts: Iterable[Transcript]) -> bool:
+    """Several utterances as one (as `heard_and_sure`): every one of them clear (`Transcript.clear`)."""
+    return all(t.clear for t in transcripts if t.text)
 
 
 def other_readings(transcripts: Iterable[Transcript], *, restored: bool = False) -> list[tuple[str, float]]:

@@ -257,10 +257,11 @@ class MoonshineRecognizer:
         self._partial = ("", 0)
         others: tuple[Reading, ...] = ()
         restored: tuple[Reading, ...] = ()
+        clear = self._clear(samples)
         if self._interrupting:
             text, rehear = self._interrupt_text(samples[loud_span(samples)], ended=True), None
         else:
-            restore_knee = self._restore_knee and not self._commands_only and self._clear(samples)
+            restore_knee = self._restore_knee and not self._commands_only and clear
             text, others, restored = self._open_readings(samples, restore_knee=restore_knee)
             rehear = self._after_pause(samples, restore_knee=restore_knee)
         return Transcript(
@@ -271,6 +272,7 @@ class MoonshineRecognizer:
             alternatives=others,
             restored=restored,
             rehear=rehear,
+            clear=clear,
         )
 
     def _clear(self, samples: np.ndarray) -> bool:
