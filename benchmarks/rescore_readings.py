@@ -1,4 +1,4 @@
-"""Re-score the recogniser's readings offline: how `Dialogue.reading` would fare at other weights and margins.
+"""Re-score the recogniser's readings offline: how `ReadingChoice.best` would fare at other weights and margins.
 
 bench_ear.py --outcomes FILE keeps, for every decode on the answer path, the engine's best reading and its
 others with how far behind each is. This replays the dialogue on them (no audio, no decoding: seconds), so the
@@ -35,7 +35,7 @@ def replay(outcome: Outcome, dialogue: Dialogue, weight: float, within: float) -
         return outcome
     (best, _), *others = outcome.readings
     kept = [(t, b) for t, b in others if b <= within]
-    heard = dialogue.reading(best, kept, restored=outcome.restored, weight=weight)
+    heard = dialogue.readings.best(best, kept, restored=outcome.restored, weight=weight)
     readings = [(best, 0.0), *kept, *outcome.restored]
     behind = dict(readings)[heard]
     dialogue.reset()

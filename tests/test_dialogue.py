@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from voicecoach.text import knowledge
-from voicecoach.text.dialogue import READING_WEIGHT, RIVAL_WITHIN, Dialogue, State, opening_replies, respond
+from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.matcher import Matcher
+from voicecoach.text.readings import READING_WEIGHT, RIVAL_WITHIN
+from voicecoach.text.reply import State, opening_replies, respond
 
 
 @pytest.fixture()
@@ -124,44 +126,47 @@ def test_something_else_named_as_hurting_gets_no_knee_advice() -> None:
         assert Dialogue(kb).turn(heard).intent == topic, heard
 
 
-# -- rescoring a recogniser's readings (`Dialogue.reading`) ----------------------------------------------------
+# -- rescoring a recogniser's readings (`ReadingChoice.best`) ----------------------------------------------------
 def test_a_close_second_reading_that_names_the_knee_is_answered(dialogue: Dialogue) -> None:
     # Moonshine's beam: "my niece hurt after squats" first, the knee 0.5 nats behind.
-    assert dialogue.reading("my niece hurt after squats", [("my knees hurt after squats", 0.5)]) == (
+    assert dialogue.readings.best("my niece hurt after squats", [("my knees hurt after squats", 0.5)]) == (
         "my knees hurt after squats"
     )
 
 
 def test_a_reading_far_behind_is_not_taken(dialogue: Dialogue) -> None:
     far = 3 * READING_WEIGHT
-    assert dialogue.reading("my niece hurt after squats", [("my knees hurt after squats", far)]) == (
+    assert dialogue.readings.best("my niece hurt after squats", [("my knees hurt after squats", far)]) == (
         "my niece hurt after squats"
     )
 
 
 def test_the_best_reading_wins_a_tie_of_knee_answers(dialogue: Dialogue) -> None:
     best = "my knees hurt after squats"
-    assert dialogue.reading(best, [("my knees hurt after running on the treadmill", 0.1)]) == best
+    assert dialogue.readings.best(best, [("my knees hurt after running on the treadmill", 0.1)]) == best
 
 
 def test_a_command_in_the_best_reading_stands(dialogue: Dialogue) -> None:
-    assert dialogue.reading("stop", [("my knee hurts after squats", 0.1)]) == "stop"
-    assert dialogue.reading("tell me more", [("my knee hurts after squats", 0.1)]) == "tell me more"
+    assert dialogue.readings.best("stop", [("my knee hurts after squats", 0.1)]) == "stop"
+    assert dialogue.readings.best("tell me more", [("my knee hurts after squats", 0.1)]) == "tell me more"
 
 
 def test_a_reading_with_the_knee_restored_may_take_over_a_command(dialogue: Dialogue) -> None:
     # The beam's close second does not ("take knee through the warmup" was a warm-up asked for in noise) ...
-    assert dialogue.reading("me warm up routine", [("knee warm up routine", 0.0)]) == "me warm up routine"
+    assert dialogue.readings.best("me warm up routine", [("knee warm up routine", 0.0)]) == "me warm up routine"
     # ... a reading the engine put the knee back in does, when the knowledge base answers it clearly enough.
     restored = [("knee warm up routine", 0.0)]
-    assert dialogue.reading("me warm up routine", [], restored=restored) == "knee warm up routine"
+    assert dialogue.readings.best("me warm up routine", [], restored=restored) == "knee warm up routine"
     assert dialogue.turn("me warm up routine", restored=restored).intent == "knee_pain_warmup"
-    assert dialogue.reading("me warm up routine", [], restored=[("knee warm up routine", 9.0)]) == "me warm up routine"
+    assert (
+        dialogue.readings.best("me warm up routine", [], restored=[("knee warm up routine", 9.0)])
+        == "me warm up routine"
+    )
 
 
 def test_other_readings_of_chatter_give_no_advice(dialogue: Dialogue) -> None:
     others = [("what is the winner tomorrow", 0.2), ("what's the weather to marlow", 1.0)]
-    assert dialogue.reading("what is the weather tomorrow", others) == "what is the weather tomorrow"
+    assert dialogue.readings.best("what is the weather tomorrow", others) == "what is the weather tomorrow"
 
 
 def test_a_reading_is_chosen_by_what_the_knowledge_base_makes_of_it(dialogue: Dialogue) -> None:
@@ -170,8 +175,8 @@ def test_a_reading_is_chosen_by_what_the_knowledge_base_makes_of_it(dialogue: Di
     confidence = dialogue.matcher.match
     assert confidence(clear).confidence > confidence(weak).confidence
     gap = READING_WEIGHT * (confidence(clear).confidence - confidence(weak).confidence)
-    assert dialogue.reading(weak, [(clear, gap / 2)]) == clear
-    assert dialogue.reading(weak, [(clear, gap * 2)]) == weak
+    assert dialogue.readings.best(weak, [(clear, gap / 2)]) == clear
+    assert dialogue.readings.best(weak, [(clear, gap * 2)]) == weak
 
 
 # -- a close reading of another knee topic (`RIVAL_WITHIN`) ------------------------------------------------------
@@ -227,8 +232,8 @@ def test_a_close_reading_about_another_body_part_is_asked_back(dialogue: Dialogu
 def test_a_reading_that_names_another_body_part_stands(dialogue: Dialogue) -> None:
     # Festival's "my shoulder hurts when i bench" in 10 dB gym noise: the beam also had the knee in front of it.
     best = "my shoulder hurts when i bend"
-    assert dialogue.reading(best, [("knee shoulder hurts when i bend", 1.0)]) == best
-    assert dialogue.reading(best, [], restored=[("knee shoulder hurts when i bend", 0.0)]) == best
+    assert dialogue.readings.best(best, [("knee shoulder hurts when i bend", 1.0)]) == best
+    assert dialogue.readings.best(best, [], restored=[("knee shoulder hurts when i bend", 0.0)]) == best
     assert dialogue.turn(best, others=[("knee shoulder hurts when i bend", 1.0)]).topic is None
 
 

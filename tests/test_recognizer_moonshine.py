@@ -141,7 +141,7 @@ def test_the_domain_bias_and_the_beam_together_hear_the_knee(audio_fixture: Call
 def test_the_beam_hands_its_close_readings_to_the_dialogue(
     moonshine: Recognizer, audio_fixture: Callable[[str], Path]
 ) -> None:
-    """The n-best list `Dialogue.reading` rescores: distinct readings, best first, none further behind than kept;
+    """The n-best list `ReadingChoice.best` rescores: distinct readings, best first, none further behind than kept;
     here the first reading is "... on the left breast" and the lifter's "leg press" is a close second."""
     from voicecoach.recognizer.moonshine_engine import READINGS_WITHIN
 

@@ -26,7 +26,8 @@ from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
 from voicecoach.recognizer.base import Reading, Recognizer, Transcript
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
-from voicecoach.text.dialogue import LISTENING, Dialogue, Reply
+from voicecoach.text.dialogue import Dialogue
+from voicecoach.text.reply import LISTENING, Reply
 from voicecoach.text.spoken import SPEAKING_RATE
 from voicecoach.voice.base import Voice, words_around
 
@@ -81,7 +82,7 @@ class ListenSettings:
     min_confidence: float = 0.35
     """Transcripts the engine is less sure of than this are treated as noise."""
     clear_questions: bool = True
-    """In wake-word mode, answer a clear knee question without the wake word (`Dialogue.answers_outright`): the
+    """In wake-word mode, answer a clear knee question without the wake word (`ReadingChoice.answers_outright`): the
     wake word was where most spoken questions were lost, in noise most of all (benchmarks/bench_ear.py)."""
     min_wake_confidence: float = 0.6
     """A wake word heard less surely than this only counts when what follows is a clear request."""
@@ -349,15 +350,15 @@ class Listener:
 
     def _other_reading(self, heard: str, readings: Sequence[Reading], *, restored: bool = False) -> str | None:
         """Another of the engine's readings of a woken utterance (`Transcript.alternatives`, or with `restored`
-        `Transcript.restored`; wake word dropped), when the dialogue takes it over the first (`Dialogue.reading`).
+        `Transcript.restored`; wake word dropped), when the dialogue takes it over the first (`ReadingChoice.best`).
         Only once woken: from babble without the wake word, a runner-up reading is no question the lifter asked."""
         woken = [(text, other.behind) for other in readings if (text := self._after_wake(other.text))]
-        reading = self.dialogue.reading(heard, [] if restored else woken, restored=woken if restored else [])
+        reading = self.dialogue.readings.best(heard, [] if restored else woken, restored=woken if restored else [])
         return reading if reading != heard else None
 
     def _rivals(self, text: str, transcript: Transcript) -> list[tuple[str, float]]:
         """The first hearing's readings (wake word dropped), each with how far behind `text` it is, for the dialogue
-        to check a knee answer against (`dialogue.RIVAL_WITHIN`); none when `text` came from a second hearing."""
+        to check a knee answer against (`readings.RIVAL_WITHIN`); none when `text` came from a second hearing."""
         behind: dict[str, float] = {}
         for reading in [Reading(transcript.text, 0.0), *transcript.alternatives, *transcript.restored]:
             if after := self._after_wake(reading.text):
@@ -385,19 +386,19 @@ class Listener:
         with the knee restored does. Only a knee question answered outright (the knee named): also
         taking a command or follow-up the first hearing lacked turned "speed it up" into "snead it up" -> louder
         (quiet held-out set, benchmarks/bench_ear.py). Asked only then: a clear first hearing costs no second decode."""
-        if transcript.rehear is None or self.dialogue.answers_outright(heard):
+        if transcript.rehear is None or self.dialogue.readings.answers_outright(heard):
             return None
         again = transcript.rehear()
         after = self._after_wake(again.text)  # what follows the first pause, or "coach, <question>"
-        if after and after != heard and self.dialogue.answers_outright(after):
+        if after and after != heard and self.dialogue.readings.answers_outright(after):
             return after
-        if self.dialogue.asks_for_something(heard):
+        if self.dialogue.readings.asks_for_something(heard):
             # A command heard first stands: "continue the warm up" restored as "knee the warmup" got warm-up
             # advice for three voices of four at 20 dB (listen path, benchmarks/bench_ear.py).
             return None
         # The weakest evidence last: the second hearing with the knee restored.
         reading = self._other_reading(after or heard, again.restored, restored=True)
-        return reading if reading is not None and self.dialogue.answers_outright(reading) else None
+        return reading if reading is not None and self.dialogue.readings.answers_outright(reading) else None
 
     def _late_wake(self, transcript: Transcript) -> bool:
         """The wake word further in, followed by a clear knee question: in gym noise the babble before the
@@ -408,13 +409,13 @@ class Listener:
             return False
         skip = words.index(self.settings.wake_word) + 1
         after = " ".join(words[skip:])
-        return bool(after) and self.dialogue.answers_outright(after, sure=transcript.sure_text(skip=skip))
+        return bool(after) and self.dialogue.readings.answers_outright(after, sure=transcript.sure_text(skip=skip))
 
     def _clear_question(self, transcript: Transcript) -> bool:
         return (
             self.settings.clear_questions
             and self.settings.activation is Activation.WAKE
-            and self.dialogue.answers_outright(transcript.text, sure=transcript.sure_text())
+            and self.dialogue.readings.answers_outright(transcript.text, sure=transcript.sure_text())
         )
 
     def _wake_confidence(self, transcript: Transcript) -> float:

@@ -27,8 +27,9 @@ from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.errors import VoicecoachError
 from voicecoach.recognizer.base import Recognizer
-from voicecoach.text.dialogue import Dialogue, opening_replies
+from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
+from voicecoach.text.reply import opening_replies
 from voicecoach.voice.base import Synthesizer, Voice
 from voicecoach.warmup.plan import WarmupPlan
 from voicecoach.warmup.runner import WarmupRunner, runner_for_voice

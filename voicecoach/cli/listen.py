@@ -181,7 +181,7 @@ def run_listen(args: argparse.Namespace) -> int:
 def logged(turn: Turn) -> LoggedTurn:
     """A turn as the turn log keeps it: answered means advice or a command acted on, not "Did you mean ...?"."""
     from voicecoach.app.turnlog import LoggedTurn
-    from voicecoach.text.dialogue import UNMATCHED
+    from voicecoach.text.reply import UNMATCHED
 
     reply = turn.reply
     answered = reply.intent not in (None, "clarify")

@@ -18,7 +18,7 @@ from voicecoach.cli import config, doctor, listen, log, model, service, warmup
 from voicecoach.errors import VoicecoachError
 
 if TYPE_CHECKING:
-    from voicecoach.text.dialogue import Reply
+    from voicecoach.text.reply import Reply
     from voicecoach.voice.base import Voice
 
 MAX_LINE_BYTES = 64 * 1024

@@ -54,17 +54,17 @@ class Transcript:
     """Name of the recogniser that produced it ("vosk", "pocketsphinx")."""
     alternatives: tuple[Reading, ...] = ()
     """Other readings of the same utterance, best first (an engine's n-best list): the dialogue rescores them
-    with `text` by what the knowledge base makes of each (`Dialogue.reading`)."""
+    with `text` by what the knowledge base makes of each (`ReadingChoice.best`)."""
     restored: tuple[Reading, ...] = ()
     """`text` with a word the engine lost put back and scored whole by the engine on clear audio (Moonshine: the
-    knee, see `knee_readings`): unlike `alternatives`, such a reading may take over a command (`Dialogue.reading`)."""
+    knee, see `knee_readings`): unlike `alternatives`, such a reading may take over a command (`ReadingChoice.best`)."""
     rehear: Callable[[], Transcript] | None = field(default=None, compare=False, repr=False)
     """A second hearing of the same utterance, decoded only when asked (it costs a decode): the listener asks
     when the first gives no answer. Moonshine: the audio after the utterance's first pause (behind the wake word)
     decoded alone, with its `restored` readings as the first hearing's."""
     clear: bool = True
     """False when the engine measured the words barely over the room (Moonshine: under `knee_readings.CLEAR_DB`):
-    the dialogue trusts such a reading less (`dialogue.respond`). True from engines that do not measure it."""
+    the dialogue trusts such a reading less (`reply.respond`). True from engines that do not measure it."""
 
     @property
     def empty(self) -> bool:

@@ -5,7 +5,7 @@ espeak-ng's "knees feel bad after squatting" came out "these feel bad ...", "my 
 locked", Festival's "knees sore after a heavy squat session" as "we saw after ...". The beam lets the knee go at
 its first piece; the same sentence with the knee put back, scored whole by the model (the closed-set scoring of
 speech-to-intent systems, one decoder pass for every variant), was 3-8 nats behind in those, and the dialogue
-decides with the matcher whether such a reading is worth answering (`Dialogue.reading`).
+decides with the matcher whether such a reading is worth answering (`ReadingChoice.best`).
 
 Only on clear audio: in 10 dB gym noise the model found "knee back hurts after squats" close to "he back hurts
 after squats" (the lifter had said "my back"), and out-of-domain questions got knee advice.

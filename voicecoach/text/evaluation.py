@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicecoach.commands import Command
-from voicecoach.text.dialogue import FOLLOW_UPS, UNMATCHED, Dialogue
+from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
 from voicecoach.text.matcher import ACTING, Matcher
+from voicecoach.text.reply import FOLLOW_UPS, UNMATCHED
 
 CLINC_COMMANDS: dict[str, frozenset[str]] = {
     "repeat": frozenset({"repeat"}),

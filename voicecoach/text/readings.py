@@ -1,0 +1,96 @@
+"""Which of the recogniser's readings of one utterance to answer, and what the close ones are about.
+
+A beam or a restored knee gives several readings of the same speech, each with how far behind the best the
+engine scored it (nats). The dialogue answers one (`ReadingChoice.best`) and checks a knee answer against the
+others (`ReadingChoice.heard_as`); the listening loop asks the same questions of its first and second hearings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voicecoach.text.knowledge import KnowledgeBase
+from voicecoach.text.matcher import Matcher
+from voicecoach.text.reply import State, respond
+
+READING_WEIGHT = 3.0
+"""How many nats of the recogniser's score a reading may lag its best one and still be answered, per unit of the
+matcher's confidence in the knee answer it gets (`ReadingChoice.best`). Chosen with benchmarks/bench_ear.py."""
+RIVAL_WITHIN = 1.0
+"""A knee answer becomes "Did you mean A? Or B?" when another reading of the same speech, at most this many nats
+from the one answered, gets another knee topic outright: the beam heard "leg crest machine" (leg extensions) with
+"leg press machine" (squats) 0.4 nats behind. Held-out questions, 4 voices, answer path, right / confirmed / wrong
+advice (benchmarks/bench_ear.py, replayed on one run's readings): quiet 91.3 / 1.1 / 1.1% -> 90.5 / 1.8 / 0.8%,
+20 dB 85.5 / 1.8 / 3.2% -> 85.0 / 2.4 / 1.6%, 10 dB 61.3 / 1.1 / 7.4% -> 59.2 / 3.2 / 6.6%; 0.5 nats left 2.9% wrong
+at 20 dB, 2 nats cost another point of right answers for no less wrong advice. A close reading that names another
+body part and gets no knee answer ("my calves are sore after the treadmill", 0.9 nats behind "i can't sore after
+the treadmill") turns the answer into "Did you mean A?": spoken out-of-domain questions given knee advice, quiet,
+3 -> 2 of 288, for one quiet knee question more confirmed than answered."""
+ANOTHER_PART = "another body part"
+"""What `ReadingChoice.heard_as` says of a close reading about another body part (no topic id)."""
+
+
+class ReadingChoice:
+    """Questions about readings, asked of one knowledge base and matcher; holds no conversation."""
+
+    def __init__(self, kb: KnowledgeBase, matcher: Matcher) -> None:
+        self.kb = kb
+        self.matcher = matcher
+
+    def best(
+        self,
+        heard: str,
+        others: Sequence[tuple[str, float]],
+        *,
+        restored: Sequence[tuple[str, float]] = (),
+        weight: float = READING_WEIGHT,
+    ) -> str:
+        """Of the recogniser's readings of one utterance (`heard` its best; `others` and `restored` the rest, each
+        with how far behind the best the engine scored it), the one to answer: the best by the engine's score plus
+        `weight` times the confidence of the knee answer a reading gets outright (none: 0). The beam's best reading
+        loses a knee word to an everyday one ("why does my knee hurt on the left breast") where a close second
+        keeps it ("... on the leg press"). A command or follow-up in the best reading stands against the beam's
+        others (in 10 dB noise "take me through the warmup" had "take knee through the warmup" 0.4 nats behind),
+        not against a reading with the knee `restored` on clear audio ("me warm up routine": "knee warm up
+        routine", benchmarks/bench_ear.py). A best reading that names another body part stands against all: in 10 dB
+        gym noise "my shoulder hurts when i bend" had "knee shoulder hurts when i bend" 2 nats behind."""
+        if not others and not restored:
+            return heard  # no matcher call for an utterance with one reading (as before restored readings)
+        if self._another_part(heard):
+            return heard  # what hurts is named: a knee the beam or the engine put in its place is no evidence
+        readings = [*restored] if self.asks_for_something(heard) else [*others, *restored]
+        if not readings:
+            return heard
+        return max([(heard, 0.0), *readings], key=lambda r: weight * self._outright_confidence(r[0]) - r[1])[0]
+
+    def heard_as(self, heard: str, readings: Sequence[tuple[str, float]]) -> list[str]:
+        """What the readings within `RIVAL_WITHIN` of `heard` (each with how far behind it is) are about, closest
+        first: the knee topic each gets outright, or `ANOTHER_PART` when it names another body part instead."""
+        close = sorted((abs(nats), text) for text, nats in readings if abs(nats) <= RIVAL_WITHIN and text != heard)
+        about = [self._outright(text)[0] or self._another_part(text) for _, text in close]
+        return list(dict.fromkeys(topic for topic in about if topic is not None))
+
+    def answers_outright(self, heard: str, *, sure: str | None = None) -> bool:
+        """Would `heard`, asked out of the blue, get a knee topic's advice as it stands (no question back)?
+        The listening loop answers such a question without the wake word, so the knee must be named (as for
+        speech, `confirm_unnamed`) whatever this dialogue's own rule."""
+        reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True, sure=sure)
+        return reply.intent in self.matcher.topic_ids
+
+    def asks_for_something(self, heard: str) -> bool:
+        """`heard` is a command or a follow-up (not a knee question, not nothing)."""
+        intent = self.matcher.match(heard).intent
+        return intent is not None and intent not in self.matcher.topic_ids
+
+    def _outright_confidence(self, heard: str) -> float:
+        return self._outright(heard)[1]
+
+    def _outright(self, heard: str) -> tuple[str | None, float]:
+        """The knee topic `heard` gets asked out of the blue with the knee named (`confirm_unnamed`), and the
+        matcher's confidence in it; (None, 0.0) for anything else."""
+        reply, _ = respond(self.kb, self.matcher, State(), heard, confirm_unnamed=True)
+        return (reply.intent, reply.confidence) if reply.intent in self.matcher.topic_ids else (None, 0.0)
+
+    def _another_part(self, heard: str) -> str | None:
+        match = self.matcher.match(heard)
+        return ANOTHER_PART if match.intent is None and match.elsewhere else None
