@@ -33,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from voicecoach.app.listener import (  # noqa: E402
+from voicecoach.app.interrupt import (  # noqa: E402
     OVER_ANSWERS,
     STABLE_CHUNKS,
     first_interrupting,

@@ -11,15 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voicecoach.app.listener import (
-    Activation,
-    Listener,
-    ListenSettings,
-    Turn,
-    first_interrupting,
-    interrupt_command,
-    is_coach_word,
-)
+from voicecoach.app.interrupt import first_interrupting, interrupt_command, is_coach_word
+from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
 from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
 from voicecoach.recognizer.base import Reading, Transcript, Word
