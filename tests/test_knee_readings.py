@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voicecoach.recognizer.knee_readings import knee_variants, names_knee
+from voicecoach.recognizer.knee_readings import after_wake, knee_variants, names_knee
 
 
 def test_each_of_the_first_words_or_two_is_replaced_by_the_knee() -> None:
@@ -31,3 +31,9 @@ def test_a_reading_that_names_the_knee_gets_none() -> None:
     assert knee_variants("Knees hurt.") == []
     assert knee_variants("") == []
     assert names_knee("my KNEES hurt") and names_knee("my kneecap hurts") and not names_knee("knead the dough")
+
+
+def test_a_reading_after_the_wake_word_is_told_apart() -> None:
+    # Behind "hey coach" the knee may lie further back (`AFTER_WAKE`).
+    assert after_wake("Hey coach, my leak keeps sparkling.") and after_wake("coach these feel bad")
+    assert not after_wake("These feel bad, coach.") and not after_wake("")

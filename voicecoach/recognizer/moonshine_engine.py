@@ -21,7 +21,14 @@ from voicecoach.commands import Command
 from voicecoach.errors import ModelError
 from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.endpoint import StreamEndpointer, frames_of
-from voicecoach.recognizer.knee_readings import CLEAR_DB, KNEE_PRIOR, WITHIN, knee_variants
+from voicecoach.recognizer.knee_readings import (
+    AFTER_WAKE,
+    CLEAR_DB,
+    KNEE_PRIOR,
+    WITHIN,
+    after_wake,
+    knee_variants,
+)
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import (
     THREADS,
@@ -337,9 +344,12 @@ class MoonshineRecognizer:
 
     def _knee_readings(self, heard: Encoded, tokens: list[int]) -> list[tuple[str, float]]:
         """The reading `tokens` spell with the knee put back (`knee_variants`), each with how far behind it counts:
-        scored whole against `tokens` itself, unbiased, less `KNEE_PRIOR`."""
+        scored whole against `tokens` itself, unbiased, less `KNEE_PRIOR`; behind the wake word, out to `AFTER_WAKE`
+        nats further."""
         variants = {}
-        for text in knee_variants(self.model.text(tokens)):
+        own_text = self.model.text(tokens)
+        extra = AFTER_WAKE if after_wake(own_text) else 0.0
+        for text in knee_variants(own_text):
             spelling = self.model.tokenizer.encode(WORD_START + text.replace(" ", WORD_START))
             if spelling:
                 variants[text] = spelling
@@ -349,7 +359,7 @@ class MoonshineRecognizer:
         return [
             (normalise(text), max(0.0, own - score - KNEE_PRIOR))
             for text, score in zip(variants, scores, strict=True)
-            if own - score <= WITHIN
+            if own - score <= WITHIN + extra
         ]
 
     def _interrupt_text(self, samples: np.ndarray, *, ended: bool = False) -> str:

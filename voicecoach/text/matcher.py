@@ -70,6 +70,9 @@ NEAREST_SHARE = 0.6
 """Weight of the nearest example's cosine; the rest is the intent vocabulary's coverage of the utterance."""
 EXACT_BONUS = 0.01
 TOPIC_PREFERENCE = 0.15
+NEAR_ELSEWHERE = 80
+"""rapidfuzz ratio (0-100) of stems from which a word is spelt like another body part (`may_hide_the_knee`): "sins"
+(sin ~ shin) 86; the words that hid the knee in the held-out set ("lean", "lead", "these", "he's") 75 at most."""
 """Added to every knee topic's score when the lifter names the knee."""
 UNSEEN_WORD_WEIGHT = 0.4
 """Weight of a word the knowledge base never uses, relative to the rarest known word."""
@@ -300,6 +303,19 @@ class Matcher:
         content = [t for t in dict.fromkeys(said) if t not in FUNCTION_STEMS and t not in COURTESY_STEMS]
         owned = sum(intent in self._ownership.get(t, {}) for t in content)
         return owned >= ACTING_OWN_SHARE * len(content)
+
+    def may_hide_the_knee(self, word: str) -> bool:
+        """Could `word` be "knee" misheard? Not if a knee topic's phrasings use it ("sissy", "snap": the lifter said
+        it), nor if it is spelt like another body part (`elsewhere`, stems within `NEAR_ELSEWHERE`): "my sins are
+        tough" was "my shins hurt", and a knee put in its place got shin pain the treadmill advice."""
+        tokens = self.normalizer.tokens(word)
+        if not tokens:
+            return True
+        token = tokens[0]
+        if token not in FUNCTION_STEMS and self.topic_ids & self._ownership.get(token, {}).keys():
+            return False
+        parts = [part[0] for part in self._elsewhere if len(part) == 1]
+        return process.extractOne(token, parts, scorer=fuzz.ratio, score_cutoff=NEAR_ELSEWHERE) is None
 
     def knows(self, token: str) -> bool:
         """Does any phrasing of the knowledge base use this (normalised) word?"""
