@@ -70,10 +70,10 @@ NEAREST_SHARE = 0.6
 """Weight of the nearest example's cosine; the rest is the intent vocabulary's coverage of the utterance."""
 EXACT_BONUS = 0.01
 TOPIC_PREFERENCE = 0.15
+"""Added to every knee topic's score when the lifter names the knee."""
 NEAR_ELSEWHERE = 80
 """rapidfuzz ratio (0-100) of stems from which a word is spelt like another body part (`may_hide_the_knee`): "sins"
 (sin ~ shin) 86; the words that hid the knee in the held-out set ("lean", "lead", "these", "he's") 75 at most."""
-"""Added to every knee topic's score when the lifter names the knee."""
 UNSEEN_WORD_WEIGHT = 0.4
 """Weight of a word the knowledge base never uses, relative to the rarest known word."""
 FUNCTION_WORD_WEIGHT = 0.25
