@@ -14,7 +14,7 @@ Rules a lifter relies on:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,22 +31,15 @@ from voicecoach.app.interrupt import (
     is_coach_word,
     last_words,
 )
+from voicecoach.app.wake import WakeWord
 from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command, CommandHandler
-from voicecoach.recognizer.base import Reading, Recognizer, Transcript
-from voicecoach.recognizer.knee_readings import AFTER_WAKE
+from voicecoach.recognizer.base import Recognizer, Transcript
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.reply import LISTENING, Reply
 from voicecoach.voice.base import Voice
 
-WAKE_WITHIN_WORDS = 3
-"""The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
-recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
-WAKE_ALIKES = {"coach": frozenset({"coke", "coat", "cole", "code", "cove", "colt", "coachy", "coaches"})}
-"""What Moonshine writes for "coach" when it is unsure, most of all in gym noise ("hey coke, my knees hurt ..."): a
-wake word heard so counts only when what follows is a clear request, as a wake word of low confidence does. Read off
-the listen path of benchmarks/bench_ear.py (questions and commands lost to activation, four voices)."""
 WAKE_REPLY_SECONDS = 0.6
 """After the wake word alone, "Yes?" waits this long and is not said at all if the lifter talks on: people pause
 after "hey coach," and the coach's "Yes?" (its microphone muted while it speaks) cut the question that followed
@@ -126,6 +119,7 @@ class Listener:
         self.dialogue = dialogue
         self.voice = voice
         self.settings = settings
+        self.wake = WakeWord(settings.wake_word, dialogue.readings, clear_questions=settings.clear_questions)
         self.on_turn = on_turn
         self.start_warmup = start_warmup
         self.clock: Clock = clock or RealClock()
@@ -282,9 +276,9 @@ class Listener:
         words = text.split()
         # Lifters say the wake word first ("coach, ...", "hey coach, ..."); one found later in an utterance
         # is far more often babble decoded into the closed vocabulary.
-        at = self._wake_position(words)
-        alike = at is not None and words[at] != self.settings.wake_word
-        if at is not None or self._late_wake(transcript):
+        at = self.wake.position(words)
+        alike = at is not None and self.wake.is_alike(words[at])
+        if at is not None or self.wake.late(transcript):
             skip = (at if at is not None else words.index(self.settings.wake_word)) + 1
             after = words[skip:]
             sure = transcript.sure_text(skip=skip)
@@ -296,14 +290,7 @@ class Listener:
                 self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
                 self._yes_due = self.clock.monotonic() + WAKE_REPLY_SECONDS
                 return None
-            # The beam's readings, then a second decode, then the knee restored: the weakest evidence last ("my
-            # leaves the toughest watch" restored to "my knees the toughest watch" had hidden a second hearing's
-            # "my knees hurts after squats", benchmarks/bench_ear.py --paths listen).
-            second = (
-                self._other_reading(text, transcript.alternatives)
-                or self._second_hearing(transcript, text)
-                or self._restored_after_wake(text, transcript)
-            )
+            second = self.wake.best(text, transcript)
             if second is not None:
                 text, sure = second, None
         in_warmup = self.warmup is not None and not woken
@@ -316,11 +303,11 @@ class Listener:
             # During the warm-up the recogniser listens for commands only; "pause" needs no wake word.
             self._ignore(text, "not a warm-up command")
             return None
-        unsure = woken and (alike or self._wake_confidence(transcript) < self.settings.min_wake_confidence)
+        unsure = woken and (alike or self.wake.confidence(transcript) < self.settings.min_wake_confidence)
         if unsure and self.dialogue.matcher.match(text).intent is None:
             self._ignore(text, "unsure wake word, unclear request")
             return None
-        reply = self.dialogue.turn(text, sure=sure, rivals=self._rivals(text, transcript), clear=transcript.clear)
+        reply = self.dialogue.turn(text, sure=sure, rivals=self.wake.rivals(text, transcript), clear=transcript.clear)
         if reply.intent is None and self.settings.activation is Activation.ALWAYS:
             self._ignore(text, "not a request")  # always-on hears the whole gym: answer clear requests only
             return None
@@ -338,100 +325,12 @@ class Listener:
             self._say(reply.say)
         return turn
 
-    def _other_reading(self, heard: str, readings: Sequence[Reading], *, restored: bool = False) -> str | None:
-        """Another of the engine's readings of a woken utterance (`Transcript.alternatives`, or with `restored`
-        `Transcript.restored`; wake word dropped), when the dialogue takes it over the first (`ReadingChoice.best`).
-        Only once woken: from babble without the wake word, a runner-up reading is no question the lifter asked."""
-        woken = [(text, other.behind) for other in readings if (text := self._after_wake(other.text))]
-        reading = self.dialogue.readings.best(heard, [] if restored else woken, restored=woken if restored else [])
-        return reading if reading != heard else None
-
-    def _restored_after_wake(self, heard: str, transcript: Transcript) -> str | None:
-        """The first hearing with the knee put back (`Transcript.restored`), a reading `AFTER_WAKE` nats closer where
-        the knee took the place of one word that may hide it: the lifter called the coach, so a knee question is
-        likelier than the model's scores say (behind "hey coach" it puts the knee 8-12 nats under its own word). Not
-        closer against a command or follow-up heard first: that turned "take me through that warmup" into warm-up
-        advice (benchmarks/bench_ear.py --paths listen)."""
-        readings = transcript.restored
-        if not self.dialogue.readings.asks_for_something(heard):
-            readings = tuple(self._closer(heard, r) for r in readings)
-        return self._other_reading(heard, readings, restored=True)
-
-    def _closer(self, heard: str, restored: Reading) -> Reading:
-        """`restored` `AFTER_WAKE` nats closer when the knee stands for one word of `heard` that may hide it
-        (`Matcher.may_hide_the_knee`): not for two ("next snap to please" -> "next snap knees" got red-flag advice),
-        nor for a word a knee topic uses ("our sissy squat stave" -> "our knees squat stave": the squat answer to
-        "are sissy squats safe"), nor for another body part ("my sins are tough" -> "my knees are tough")."""
-        replaced = _replaced(self._after_wake(heard).split(), self._after_wake(restored.text).split())
-        if len(replaced) != 1 or not self.dialogue.matcher.may_hide_the_knee(replaced[0]):
-            return restored
-        return Reading(restored.text, max(0.0, restored.behind - AFTER_WAKE))
-
-    def _rivals(self, text: str, transcript: Transcript) -> list[tuple[str, float]]:
-        """The first hearing's readings (wake word dropped), each with how far behind `text` it is, for the dialogue
-        to check a knee answer against (`readings.RIVAL_WITHIN`); none when `text` came from a second hearing."""
-        behind: dict[str, float] = {}
-        for reading in [Reading(transcript.text, 0.0), *transcript.alternatives, *transcript.restored]:
-            if after := self._after_wake(reading.text):
-                behind.setdefault(after, reading.behind)
-        if text not in behind:
-            return []
-        return [(other, nats - behind[text]) for other, nats in behind.items() if other != text]
-
-    def _after_wake(self, text: str) -> str:
-        words = text.split()
-        at = self._wake_position(words)
-        return " ".join(words if at is None else words[at + 1 :])
-
-    def _wake_position(self, words: list[str]) -> int | None:
-        """Where the wake word stands among the first words, or else a look-alike of it (`WAKE_ALIKES`)."""
-        first = words[:WAKE_WITHIN_WORDS]
-        if self.settings.wake_word in first:
-            return first.index(self.settings.wake_word)
-        alikes = WAKE_ALIKES.get(self.settings.wake_word, frozenset())
-        return next((i for i, word in enumerate(first) if word in alikes), None)
-
-    def _second_hearing(self, transcript: Transcript, heard: str) -> str | None:
-        """What follows the wake word in the engine's second hearing (`Transcript.rehear`), when the first gives
-        no knee answer outright and the second does, or (unless the first was a command or follow-up) the second
-        with the knee restored does. Only a knee question answered outright (the knee named): also
-        taking a command or follow-up the first hearing lacked turned "speed it up" into "snead it up" -> louder
-        (quiet held-out set, benchmarks/bench_ear.py). Asked only then: a clear first hearing costs no second decode."""
-        if transcript.rehear is None or self.dialogue.readings.answers_outright(heard):
-            return None
-        again = transcript.rehear()
-        after = self._after_wake(again.text)  # what follows the first pause, or "coach, <question>"
-        if after and after != heard and self.dialogue.readings.answers_outright(after):
-            return after
-        if self.dialogue.readings.asks_for_something(heard):
-            # A command heard first stands: "continue the warm up" restored as "knee the warmup" got warm-up
-            # advice for three voices of four at 20 dB (listen path, benchmarks/bench_ear.py).
-            return None
-        # The weakest evidence last: the second hearing with the knee restored.
-        reading = self._other_reading(after or heard, again.restored, restored=True)
-        return reading if reading is not None and self.dialogue.readings.answers_outright(reading) else None
-
-    def _late_wake(self, transcript: Transcript) -> bool:
-        """The wake word further in, followed by a clear knee question: in gym noise the babble before the
-        question decodes as words ("i it that a coach knee hurts at the bottom of my squats"), and the wake
-        word among the first three lost 46% of questions at 20 dB (benchmarks/bench_ear.py)."""
-        words = transcript.text.split()
-        if not self.settings.clear_questions or self.settings.wake_word not in words:
-            return False
-        skip = words.index(self.settings.wake_word) + 1
-        after = " ".join(words[skip:])
-        return bool(after) and self.dialogue.readings.answers_outright(after, sure=transcript.sure_text(skip=skip))
-
     def _clear_question(self, transcript: Transcript) -> bool:
         return (
             self.settings.clear_questions
             and self.settings.activation is Activation.WAKE
             and self.dialogue.readings.answers_outright(transcript.text, sure=transcript.sure_text())
         )
-
-    def _wake_confidence(self, transcript: Transcript) -> float:
-        found = [w.confidence for w in transcript.words if w.text == self.settings.wake_word]
-        return found[0] if found and found[0] is not None else 1.0
 
     def _ignore(self, heard: str, why: str) -> None:
         self.ignored += 1
@@ -461,14 +360,3 @@ class Listener:
     def _say(self, text: str) -> None:
         self._saying = text
         self.voice.say(text, wait=False)
-
-
-def _replaced(before: list[str], after: list[str]) -> list[str]:
-    """The words of `before` that `after` replaced: what lies between the words both begin and end with."""
-    start = 0
-    while start < min(len(before), len(after)) and before[start] == after[start]:
-        start += 1
-    end = 0
-    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
-        end += 1
-    return before[start : len(before) - end]

@@ -36,7 +36,7 @@ AFTER_WAKE = 4.0
 """Behind the wake word ("hey coach ...") a variant may lie this many nats further back (`WITHIN`): there the model
 puts the knee 8-12 nats under the word it chose ("hey coach lean sore after a heavy squat session"), against 0-5
 from the question alone. The listening loop, which knows the lifter called the coach, counts such a variant this
-many nats closer where the knee stands for one word that may hide it (`Listener._closer`). Held-out questions,
+many nats closer where the knee stands for one word that may hide it (`WakeWord._closer`). Held-out questions,
 4 voices, listen loop (benchmarks/bench_ear.py --paths listen), right / wrong advice: quiet 88.2 / 1.3 -> 91.1 /
 1.3%, 20 dB 84.7 / 2.4 -> 86.6 / 2.4%; commands and spoken out-of-domain questions unchanged. Without the
 one-word rule it also turned "next set please" and "my shins hurt ..." into knee advice."""
