@@ -55,8 +55,15 @@ def names_knee(text: str) -> bool:
 
 def after_wake(text: str) -> bool:
     """`text` begins with a lead-in ("hey coach", "coach")."""
-    words = text.split()
-    return bool(words) and _bare(words[0]).lower() in LEAD_INS
+    return _lead_ins(text.split()) > 0
+
+
+def _lead_ins(words: list[str]) -> int:
+    """How many of `words` are lead-ins before the question ("hey coach")."""
+    lead = 0
+    while lead < len(words) and _bare(words[lead]).lower() in LEAD_INS:
+        lead += 1
+    return lead
 
 
 def knee_variants(text: str) -> list[str]:
@@ -67,9 +74,7 @@ def knee_variants(text: str) -> list[str]:
     words = text.split()
     if not words or names_knee(text):
         return []
-    lead = 0
-    while lead < len(words) and _bare(words[lead]).lower() in LEAD_INS:
-        lead += 1
+    lead = _lead_ins(words)
     variants: dict[str, None] = {}
     for at in range(lead, min(lead + FIRST_WORDS, len(words))):
         for span in (1, 2):

@@ -134,6 +134,7 @@ class Matcher:
         self.topic_ids = frozenset(t.id for t in kb.topics)
         self.normalizer = Normalizer(kb.language.mishearings)
         self._elsewhere = [self.normalizer.tokens(p) for p in kb.language.elsewhere]
+        self._elsewhere_words = [part[0] for part in self._elsewhere if len(part) == 1]
         self._alarms = [self.normalizer.tokens(p) for p in kb.language.alarms]
         phrasings = [(intent, self.normalizer.tokens(line.text)) for intent, line in kb.phrasings()]
         document_frequency: dict[str, int] = defaultdict(int)
@@ -314,8 +315,8 @@ class Matcher:
         token = tokens[0]
         if token not in FUNCTION_STEMS and self.topic_ids & self._ownership.get(token, {}).keys():
             return False
-        parts = [part[0] for part in self._elsewhere if len(part) == 1]
-        return process.extractOne(token, parts, scorer=fuzz.ratio, score_cutoff=NEAR_ELSEWHERE) is None
+        near = process.extractOne(token, self._elsewhere_words, scorer=fuzz.ratio, score_cutoff=NEAR_ELSEWHERE)
+        return near is None
 
     def knows(self, token: str) -> bool:
         """Does any phrasing of the knowledge base use this (normalised) word?"""
