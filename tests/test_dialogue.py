@@ -247,3 +247,40 @@ def test_a_looping_reading_heard_barely_over_the_room_is_asked_back(dialogue: Di
     # A pair of words twice loops too; a question that does not repeat itself is answered in noise.
     assert Dialogue(dialogue.kb).turn("knee sled up knee sled up", clear=False).intent == "clarify"
     assert Dialogue(dialogue.kb).turn("my knees hurt after squats", clear=False).intent == "knee_pain_squat"
+
+
+# -- a warm-up start that another reading opens with the knee ------------------------------------------------------
+def test_a_start_whose_reading_opens_with_the_knee_is_asked_back(dialogue: Dialogue) -> None:
+    # espeak-ng's "hey coach, knee warm up routine", quiet: heard "lead warmup routine", the knee restored 4.9 behind.
+    heard, knee = "lead warmup routine", "knee warmup routine"
+    assert Dialogue(dialogue.kb).turn(heard).intent == "start_warmup"
+    reply = dialogue.turn(heard, rivals=[(knee, 4.9)])
+    assert reply.intent == "clarify" and reply.topic == "knee_pain_warmup" and reply.command is None
+    assert dialogue.turn("yes").intent == "knee_pain_warmup"
+    # On the file path the restored reading comes with the utterance.
+    assert Dialogue(dialogue.kb).turn("me warm up routine", restored=[("knee warm up routine", 2.0)]).intent == (
+        "clarify"
+    )
+
+
+def test_a_start_with_the_knee_further_in_is_a_start(dialogue: Dialogue) -> None:
+    # Piper's "take me through a warm up" in 20 dB noise: the knee restored in place of "me", 3.4 nats behind.
+    assert dialogue.turn("take me through a warm up", rivals=[("take knee through a warm up", 3.4)]).intent == (
+        "start_warmup"
+    )
+
+
+def test_no_then_what_they_want_instead(dialogue: Dialogue) -> None:
+    dialogue.turn("lead warmup routine", rivals=[("knee warmup routine", 4.9)])
+    reply = dialogue.turn("no, start the warm-up")
+    assert reply.intent == "start_warmup" and reply.heard == "no, start the warm-up"
+    dialogue.turn("lead warmup routine", rivals=[("knee warmup routine", 4.9)])
+    assert dialogue.turn("no thanks").topic is None and dialogue.state.clarify is None
+
+
+def test_warning_signs_without_the_knee_named_are_asked_back(dialogue: Dialogue) -> None:
+    # espeak-ng's "my hip pops when i squat" in 20 dB gym noise: the hip became "a bit hot", an alarm word.
+    reply = dialogue.turn("am i a bit hot when i squat")
+    assert reply.intent == "clarify" and reply.topic == "knee_pain_red_flag"
+    assert dialogue.turn("yes").intent == "knee_pain_red_flag"  # one word and the warning is given
+    assert Dialogue(dialogue.kb).turn("my knee is hot and swollen").intent == "knee_pain_red_flag"

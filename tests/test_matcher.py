@@ -60,6 +60,10 @@ def test_other_body_parts_and_chatter_never_get_knee_advice(matcher: Matcher) ->
         ("some music knees", None),  # a closed grammar's chatter: the knee alone anchors nothing
         ("my knees are tough to run", "knee_pain_treadmill"),  # "tough" is no misspelt "though" (a warm-up word)
         ("jedi train sissy squats", "knee_strengthen"),  # one misheard word; "train" is any gym question's word
+        ("my lower back hurts", None),  # a complaint about the back, not "lower the volume"
+        ("lower back pain", None),
+        ("back to it", "resume"),  # "back" without a complaint is the command's own word
+        ("stop and go back", "stop"),
         ("", None),
         ("[unk] [unk]", None),
     ],
@@ -138,3 +142,11 @@ def test_clinc_unrelated_queries_rarely_act_as_a_command(matcher: Matcher) -> No
         assert matcher.match(said).intent is None, said
     for said, intent in [("hold on a second", "pause"), ("turn the volume up", "louder"), ("say that again", "repeat")]:
         assert matcher.match(said).intent == intent, said
+
+
+@pytest.mark.parametrize(("said", "part"), [("my calves are sore", "calves"), ("my cavs are sore after the treadmill",
+    "calves"), ("my hamstrings are sore", "hamstring"), ("my glutes hurt", "glute")])  # fmt: skip
+def test_another_body_part_is_named_as_the_knowledge_base_spells_it(matcher: Matcher, said: str, part: str) -> None:
+    # It is spoken back ("For your calves, ask a coach"): a stem ("calv", "hamstr") would be read out as it stands.
+    match = matcher.match(said)
+    assert match.intent is None and match.elsewhere == part

@@ -134,6 +134,7 @@ class Matcher:
         self.topic_ids = frozenset(t.id for t in kb.topics)
         self.normalizer = Normalizer(kb.language.mishearings)
         self._elsewhere = [self.normalizer.tokens(p) for p in kb.language.elsewhere]
+        self._elsewhere_written = dict(zip(map(tuple, self._elsewhere), kb.language.elsewhere, strict=True))
         self._elsewhere_words = [part[0] for part in self._elsewhere if len(part) == 1]
         self._alarms = [self.normalizer.tokens(p) for p in kb.language.alarms]
         phrasings = [(intent, self.normalizer.tokens(line.text)) for intent, line in kb.phrasings()]
@@ -191,8 +192,10 @@ class Matcher:
         elsewhere = self._named_elsewhere(tokens)
         knee_named = any(t in KNEE_WORDS for t in tokens) and self._anchored(tokens)
         if elsewhere and not knee_named:
-            # "my hip pops when I squat": squats are a knee topic here, the hip is not. No knee advice.
-            ranking = [(i, s) for i, s in ranking if i not in self.topic_ids]
+            # "my hip pops when I squat": squats are a knee topic here, the hip is not. No knee advice, and no
+            # command from a complaint about it: "my lower back hurts" is no "lower the volume" ("back to it" is).
+            complaint = self._complains(tokens)
+            ranking = [(i, s) for i, s in ranking if i not in self.topic_ids and not (complaint and i in ACTING)]
         if knee_named and ranking:
             # Naming the knee is strong evidence: "does the treadmill cause knee pain" is about the
             # treadmill topic even though "why" alone is a follow-up, and it may score a little lower.
@@ -298,6 +301,14 @@ class Matcher:
             return sum(w for t, w in weights.items() if own(t)) / sum(weights.values()) >= BARE_OWN_SHARE
         return sum(own(t) for t in said) / len(said) >= COMMAND_OWN_SHARE
 
+    def _complains(self, tokens: tuple[str, ...]) -> bool:
+        """Some word of `tokens` is one only knee questions use ("hurts", "pain", "sore"), no command."""
+        return any(
+            owners and owners.keys() <= self.topic_ids
+            for t in tokens
+            if t not in FUNCTION_STEMS and (owners := self._ownership.get(t))
+        )
+
     def _mostly_own(self, said: tuple[str, ...], intent: str) -> bool:
         """At least ACTING_OWN_SHARE of the content words `said` (as said: "remind" is not repaired into "mind",
         a word of stop's "never mind") are ones the intent's phrasings use."""
@@ -343,9 +354,10 @@ class Matcher:
         return _nearest(token, self._vocabulary, 90 if len(token) < 6 else 80) or token
 
     def _named_elsewhere(self, tokens: tuple[str, ...]) -> str | None:
+        """The body part named, as the knowledge base spells it ("calves", not the stem "calv": it is spoken)."""
         for part in self._elsewhere:
             if contains_phrase(tokens, part):
-                return " ".join(part)
+                return self._elsewhere_written[tuple(part)]
         return None
 
 

