@@ -301,6 +301,10 @@ class Matcher:
             return sum(w for t, w in weights.items() if own(t)) / sum(weights.values()) >= BARE_OWN_SHARE
         return sum(own(t) for t in said) / len(said) >= COMMAND_OWN_SHARE
 
+    def names_the_knee(self, text: str) -> bool:
+        """Does `text` say "knee" (or "knees", "kneecap", "patella")?"""
+        return bool(KNEE_WORDS & set(self.normalizer.tokens(text)))
+
     def _complains(self, tokens: tuple[str, ...]) -> bool:
         """Some word of `tokens` is one only knee questions use ("hurts", "pain", "sore"), no command."""
         return any(

@@ -122,7 +122,7 @@ def respond(
             return _ask_which(kb, state, heard, intent, match, None)
         if confirm_unnamed and not _sure_enough(matcher, match, sure):
             return _ask_which(kb, state, heard, intent, match, None)
-        if _something_else_hurts(matcher, heard) or (intent == RED_FLAG and not _names_knee(matcher, heard)):
+        if _something_else_hurts(matcher, heard) or _warning_without_the_knee(matcher, intent, heard):
             return _ask_which(kb, state, heard, intent, match, None)
         return _about_topic(kb.topic(intent), state, heard, match.confidence)
     if intent in FOLLOW_UPS:
@@ -145,22 +145,21 @@ def _sure_enough(matcher: Matcher, match: Match, sure: str | None) -> bool:
     return evidence.intent == match.intent and bool(KNEE_WORDS & set(evidence.text.split()))
 
 
-def _names_knee(matcher: Matcher, heard: str) -> bool:
-    """Warning signs are asked back unless the knee is named: a hip pops, a lifter runs hot, an ankle swells. Spoken
-    out-of-domain questions, listen loop, 20 dB gym noise: "my hip pops when i squat" heard "am i a bit hot when i
-    squat" got the warning; held-out warning-sign questions answered without the knee named, 4 voices: none quiet
-    or at 20 dB, 2 of 60 at 10 dB (benchmarks/bench_ear.py)."""
-    return bool(KNEE_WORDS & set(matcher.normalizer.tokens(heard)))
+def _warning_without_the_knee(matcher: Matcher, intent: str, heard: str) -> bool:
+    """Warning-sign advice without the knee named: asked back, as a hip pops, a lifter runs hot, an ankle swells.
+    Spoken out-of-domain questions, listen loop, 20 dB gym noise: "my hip pops when i squat" heard "am i a bit hot
+    when i squat" got the warning; held-out warning-sign questions answered without the knee named, 4 voices: none
+    quiet or at 20 dB, 2 of 60 at 10 dB (benchmarks/bench_ear.py)."""
+    return intent == RED_FLAG and not matcher.names_the_knee(heard)
 
 
 def _something_else_hurts(matcher: Matcher, heard: str) -> bool:
     """ "my uncle hurts when I run": the lifter names what hurts, it is no knee and nothing the knowledge base
     knows. An open-vocabulary recogniser hears "my ankle" so (bench_ear: most of the knee advice given to
     spoken out-of-domain questions), and a typed "my hamstrings are sore" is no knee question either."""
-    tokens = matcher.normalizer.tokens(heard)
-    if KNEE_WORDS & set(tokens):
+    if matcher.names_the_knee(heard):
         return False
-    return any(a == "my" and not matcher.knows(b) for a, b in pairwise(tokens))
+    return any(a == "my" and not matcher.knows(b) for a, b in pairwise(matcher.normalizer.tokens(heard)))
 
 
 def _about_topic(topic: Topic, state: State, heard: str, confidence: float) -> tuple[Reply, State]:
