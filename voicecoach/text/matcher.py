@@ -134,7 +134,7 @@ class Matcher:
         self.topic_ids = frozenset(t.id for t in kb.topics)
         self.normalizer = Normalizer(kb.language.mishearings)
         self._elsewhere = [self.normalizer.tokens(p) for p in kb.language.elsewhere]
-        self._elsewhere_written = dict(zip(map(tuple, self._elsewhere), kb.language.elsewhere, strict=True))
+        self._elsewhere_spelt = kb.language.elsewhere  # as spoken back: "calves", not the stem "calv"
         self._elsewhere_words = [part[0] for part in self._elsewhere if len(part) == 1]
         self._alarms = [self.normalizer.tokens(p) for p in kb.language.alarms]
         phrasings = [(intent, self.normalizer.tokens(line.text)) for intent, line in kb.phrasings()]
@@ -359,9 +359,9 @@ class Matcher:
 
     def _named_elsewhere(self, tokens: tuple[str, ...]) -> str | None:
         """The body part named, as the knowledge base spells it ("calves", not the stem "calv": it is spoken)."""
-        for part in self._elsewhere:
+        for part, spelt in zip(self._elsewhere, self._elsewhere_spelt, strict=True):
             if contains_phrase(tokens, part):
-                return self._elsewhere_written[tuple(part)]
+                return spelt
         return None
 
 

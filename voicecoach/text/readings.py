@@ -80,11 +80,9 @@ class ReadingChoice:
         routine", the restored knee 2.1-5.2 nats behind), while a start in the lifter's own words keeps its knee,
         if any, further in ("take me through a warm up" restored "take knee through a warm up", 3.4-6.8 nats
         behind). Read off the listen path of benchmarks/bench_ear.py (held-out set, four voices)."""
-        if (
-            not readings
-            or self.matcher.match(heard).intent != Command.START_WARMUP
-            or self.matcher.names_the_knee(heard)
-        ):
+        if not readings or self.matcher.names_the_knee(heard):  # the cheap checks before a match
+            return []
+        if self.matcher.match(heard).intent != Command.START_WARMUP:
             return []
         ordered = sorted(readings, key=lambda reading: abs(reading[1]))
         return [self._outright(text)[0] for text, _ in ordered if self._opens_with_knee(text)]
