@@ -8,7 +8,7 @@ one set of decodes. Usage (from the repository root):
     .venv/bin/python benchmarks/rescore_readings.py o.jsonl [--weights 0,1,2,3,4,6] [--within 2,4,8]
         [--voices "piper joe,festival slt"]
 Rows per condition: knee questions right / confirmed / wrong advice, commands right / wrong, out-of-domain
-questions given advice (the same scoring as bench_ear's table).
+questions given advice or taken for a command (the same scoring as bench_ear's table).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
         outcome = Outcome(**raw)
         if outcome.path == "answer" and (not args.voices or outcome.voice in args.voices.split(",")):
             outcomes.append(outcome)
-    print("condition  weight  within  right   confirmed  wrong  commands  commands_wrong  ood_advice")
+    print("condition  weight  within  right   confirmed  wrong  commands  commands_wrong  ood_advice  ood_commanded")
     for within in (float(w) for w in args.within.split(",")):
         for weight in (float(w) for w in args.weights.split(",")):
             groups: dict[str, list[str]] = defaultdict(list)
@@ -82,7 +82,7 @@ def main() -> None:
                     f"{condition:<9}  {weight:<6g}  {within:<6g}  {pct(knee.count('right'), len(knee)):<6}  "
                     f"{pct(knee.count('confirmed'), len(knee)):<9}  {pct(knee.count('wrong'), len(knee)):<5}  "
                     f"{pct(cmds.count('right'), len(cmds)):<8}  {pct(cmds.count('wrong'), len(cmds)):<14}  "
-                    f"{pct(ood.count('advice'), len(ood))}"
+                    f"{pct(ood.count('advice'), len(ood)):<10}  {pct(ood.count('commanded'), len(ood))}"
                 )
 
 

@@ -5,7 +5,7 @@ import pytest
 from voicecoach.text import knowledge
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.matcher import Matcher
-from voicecoach.text.readings import READING_WEIGHT, RIVAL_WITHIN
+from voicecoach.text.readings import READING_WEIGHT, REQUEST_SHARE, RIVAL_WITHIN
 from voicecoach.text.reply import State, opening_replies, respond
 
 
@@ -149,6 +149,30 @@ def test_the_best_reading_wins_a_tie_of_knee_answers(dialogue: Dialogue) -> None
 def test_a_command_in_the_best_reading_stands(dialogue: Dialogue) -> None:
     assert dialogue.readings.best("stop", [("my knee hurts after squats", 0.1)]) == "stop"
     assert dialogue.readings.best("tell me more", [("my knee hurts after squats", 0.1)]) == "tell me more"
+
+
+def test_a_close_reading_that_says_a_command_in_its_own_words_is_taken(dialogue: Dialogue) -> None:
+    # Moonshine's beam: "fold on a millet" first (nothing), "hold on a minute" 1 nat behind; an everyday look-alike
+    # command first ("can't sell it" -> no), the lifter's own words 0.6 behind.
+    assert dialogue.readings.best("fold on a millet", [("hold on a minute", 1.0)]) == "hold on a minute"
+    assert dialogue.turn("fold on a millet", others=[("hold on a minute", 1.0)]).intent == "pause"
+    assert dialogue.matcher.match("can't sell it").intent == "no"
+    assert dialogue.readings.best("can't sell it", [("cancel it", 0.6)]) == "cancel it"
+    # Further behind than its worth (REQUEST_SHARE of READING_WEIGHT at most): the first reading stands.
+    far = REQUEST_SHARE * READING_WEIGHT + 0.1
+    assert dialogue.readings.best("fold on a millet", [("hold on a minute", far)]) == "fold on a millet"
+
+
+def test_a_second_reading_never_starts_the_warm_up(dialogue: Dialogue) -> None:
+    assert dialogue.matcher.match("start the warm up").intent == "start_warmup"
+    assert dialogue.readings.best("starter to water mop", [("start the warm up", 0.1)]) == "starter to water mop"
+
+
+def test_a_second_reading_that_is_a_command_only_in_part_is_not_taken(dialogue: Dialogue) -> None:
+    # The matcher takes "turn on the lights" for louder ("turn"), but the lights are no word of louder's.
+    assert dialogue.readings.best("turn on the lives", [("turn on the lights", 0.2)]) == "turn on the lives"
+    weather = "what's the weather like today"
+    assert dialogue.readings.best("what's the weather like to dat", [(weather, 0.2)]) != weather
 
 
 def test_a_reading_with_the_knee_restored_may_take_over_a_command(dialogue: Dialogue) -> None:

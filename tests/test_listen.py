@@ -573,6 +573,24 @@ def test_a_close_second_reading_of_a_woken_question_is_answered_before_any_secon
     assert asked == []  # the n-best list was enough: no second decode
 
 
+def test_a_close_second_reading_of_a_woken_command_is_acted_on() -> None:
+    # espeak-ng's "hey coach, hold on a minute": "fold on a millet" first, the lifter's words 1.1 nats behind.
+    turns, _ = _read("hey coach fold on a millet", ("hey coach hold on a minute", 1.1))
+    assert [t.reply.intent for t in turns] == ["pause"] and turns[0].heard == "hold on a minute"
+
+
+def test_a_second_hearing_that_answers_a_knee_question_beats_a_command_the_beam_holds() -> None:
+    # Piper's "hey coach, my knee gave out on me" in the listen loop: "i need to get about on me" first, "i need to
+    # go about on me" (more) 0.5 nats behind, the words after the wake word's pause heard as the knee question.
+    first, beam = "hey coach i need to get about on me", ("hey coach i need to go about on me", 0.5)
+    listener, recognizer, _, turns, clock = make({})
+    again = Transcript("knee gave out on me")
+    alternatives = (Reading(*beam),)
+    recognizer.script = {3: Transcript(first, confidence=0.9, alternatives=alternatives, rehear=lambda: again)}
+    feed(listener, clock, 5)
+    assert [t.reply.intent for t in turns] == ["knee_pain_red_flag"]
+
+
 def test_a_close_reading_of_another_knee_topic_is_asked_back_in_the_room() -> None:
     # Festival's "leg press machine" in 20 dB gym noise: the beam's best is the leg extension, squats 0.4 behind.
     crest, press = (
