@@ -150,3 +150,11 @@ def test_another_body_part_is_named_as_the_knowledge_base_spells_it(matcher: Mat
     # It is spoken back ("For your calves, ask a coach"): a stem ("calv", "hamstr") would be read out as it stands.
     match = matcher.match(said)
     assert match.intent is None and match.elsewhere == part
+
+
+@pytest.mark.parametrize("heard", ["let's do louder", "how to do louder", "we have to do louder", "that's too louder"])
+def test_too_loud_written_as_louder_turns_the_voice_down(matcher: Matcher, heard: str) -> None:
+    # Moonshine, leaning to the command words, wrote espeak-ng's "that's too loud" so (listen loop, quiet and 20 dB):
+    # the opposite of what the lifter asked for.
+    assert matcher.match(heard).intent == "quieter", heard
+    assert matcher.match("make it louder").intent == "louder"

@@ -15,7 +15,7 @@ import pytest
 from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
-from voicecoach.recognizer.moonshine_engine import loud_span, normalise
+from voicecoach.recognizer.moonshine_engine import bias_words, loud_span, normalise
 from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
@@ -85,6 +85,13 @@ def test_the_knee_gets_a_further_bonus_on_its_first_piece_only() -> None:
 def test_moonshine_text_is_spelled_as_the_domain_spells_it() -> None:
     assert normalise("Coach, start the warm-up!") == "coach start the warm up"
     assert normalise("  My knee's SORE.  ") == "my knee's sore"
+
+
+def test_a_mishearing_of_a_command_phrasing_is_not_nudged_for() -> None:
+    # "to louder" -> "too loud" (intents/language.txt) mends a command: its words stay out of the topics' bias.
+    domain = build_domain(knowledge.load())
+    assert "too loud" in domain.commands and "too loud" not in domain.phrases
+    assert "loud" not in bias_words(domain) and "calves" in bias_words(domain)
 
 
 def test_a_folder_without_the_model_files_is_one_model_error(tmp_path: Path) -> None:

@@ -123,24 +123,26 @@ class ReadingChoice:
 
     def _plainness(self, heard: str, *, first: bool = False) -> float:
         """What a reading is worth as an answer: the matcher's confidence in the knee topic it gets outright, or
-        `REQUEST_SHARE` of its confidence in a command or follow-up said in that request's own words
-        (`Matcher.said_as_command`); else 0. Never the warm-up's start from a reading other than the `first`: ten
-        minutes of counting on the beam's second guess ("knee warm up routine" read "we need more in my protein",
-        "we need warming up routine" behind it); nor a command that names the knee, a follow-up's word ("how do i
-        fix my knees") and not a command's: "i want to just resume my knees" (20 dB noise, 0.75 nats behind the
-        first reading) is a knee question misheard."""
+        `REQUEST_SHARE` of its confidence in a request said plainly (`_asks_plainly`); else 0."""
         topic, confidence = self._outright(heard)
         if topic is not None:
             return confidence
         match = self.matcher.match(heard)
-        if match.intent is None or match.intent in self.matcher.topic_ids:
-            return 0.0
-        if not first and (
-            match.intent == Command.START_WARMUP or (match.intent in ACTING and self.matcher.names_the_knee(heard))
-        ):
-            return 0.0
-        plain = self.matcher.said_as_command(self.matcher.normalizer.tokens(heard), match.intent)
-        return REQUEST_SHARE * match.confidence if plain else 0.0
+        return REQUEST_SHARE * match.confidence if self._asks_plainly(heard, first=first) else 0.0
+
+    def _asks_plainly(self, heard: str, *, first: bool = False) -> bool:
+        """`heard` is a command or follow-up said in that request's own words (`Matcher.said_as_command`). Never
+        the warm-up's start unless `heard` is the `first` reading: ten minutes of counting on the beam's second
+        guess ("knee warm up routine" read "we need more in my protein", "we need warming up routine" behind it);
+        nor, but first, a command that names the knee, a follow-up's word ("how do i fix my knees") and not a
+        command's: "i want to just resume my knees" (20 dB noise, 0.75 nats behind the first reading) is a knee
+        question misheard."""
+        intent = self.matcher.match(heard).intent
+        if intent is None or intent in self.matcher.topic_ids:
+            return False
+        if not first and (intent == Command.START_WARMUP or (intent in ACTING and self.matcher.names_the_knee(heard))):
+            return False
+        return self.matcher.said_as_command(self.matcher.normalizer.tokens(heard), intent)
 
     def _outright(self, heard: str) -> tuple[str | None, float]:
         """The knee topic `heard` gets asked out of the blue with the knee named (`confirm_unnamed`), and the
