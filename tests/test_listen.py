@@ -664,3 +664,14 @@ def test_a_look_alike_of_a_word_the_coach_is_saying_is_its_own_echo() -> None:
     assert is_coach_word("top", spoken) and is_coach_word("stop", spoken) and is_coach_word("stopp", spoken)
     assert not is_coach_word("pause", spoken) and not is_coach_word("top", {"pause", "training"})
     assert not is_coach_word("slower", {"slow", "and", "controlled"})  # the lifter's own command, said in full
+
+
+def test_a_command_over_an_answer_is_logged_with_all_that_was_heard_around_it() -> None:
+    # Why the coach stopped, when it should not have: the turn keeps the interrupt search's whole reading.
+    listener, recognizer, voice, turns, clock = make({})
+    listener.echo_cancelled = True
+    listener._saying = "Set the treadmill to a small incline."
+    voice.set_speaking(True)
+    recognizer.script = {2: Transcript("okay stop now", confidence=0.9)}
+    feed(listener, clock, 3)
+    assert voice.stops == 1 and [(t.heard, t.reply.intent) for t in turns] == [("okay stop now", "stop")]

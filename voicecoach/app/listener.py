@@ -237,10 +237,12 @@ class Listener:
             self._interrupt_search(True)
         final = self.recognizer.accept(chunk)
         if final is not None:
-            words = final.text.split()
+            heard = final.text
+            words = heard.split()
             self._partial_command = ("", 0)
         else:  # a partial result only when the lifter may be speaking: Moonshine decodes to make one
-            candidate = first_interrupting(self.recognizer.partial().split()) if near else ""
+            heard = self.recognizer.partial() if near else ""
+            candidate = first_interrupting(heard.split())
             last, seen = self._partial_command
             self._partial_command = (candidate, seen + 1 if candidate == last else 1)
             words = [candidate] if candidate and self._partial_stable() else []
@@ -255,7 +257,8 @@ class Listener:
             self._act(command)
             self._interrupt_search(True)  # a fresh utterance for the next command (after _act switched searches)
             reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)
-            self.on_turn(Turn(word, reply, self.recognizer.name, None, None))
+            # The turn keeps all that was heard around the word: why the coach stopped, when it should not have.
+            self.on_turn(Turn(heard, reply, self.recognizer.name, None, None))
             return
 
     def _partial_stable(self) -> bool:
