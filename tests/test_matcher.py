@@ -158,3 +158,11 @@ def test_too_loud_written_as_louder_turns_the_voice_down(matcher: Matcher, heard
     # the opposite of what the lifter asked for.
     assert matcher.match(heard).intent == "quieter", heard
     assert matcher.match("make it louder").intent == "louder"
+
+
+@pytest.mark.parametrize("said", ["i skipped my warm up", "i skipped warming up", "i stopped squatting", "we paused"])
+def test_a_command_verb_in_the_past_tells_what_was_done(matcher: Matcher, said: str) -> None:
+    # "I skipped warming up" (and, cut off by a pause, "... and now my knee hurts") skipped a set of the warm-up.
+    assert matcher.match(said).intent is None, said
+    assert matcher.match("i skipped warming up and now my knee hurts").intent == "knee_pain_warmup"
+    assert matcher.match("skip").intent == "skip" and matcher.match("i missed that").intent == "repeat"

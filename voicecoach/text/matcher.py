@@ -12,10 +12,12 @@ has never seen dilute the score, which is what rejects off-topic chatter), with 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
@@ -49,6 +51,9 @@ than half, or more than half when a word is one the coach never uses) lost CLINC
 count as said, not as repaired: a typed "pasue" is no pause (speech has no typos), and "remind me to do
 something" no stop. "yes", "no", "help" and "thanks" stay forgiving: they act on nothing but a question the
 coach asked, and CLINC's "yes" and "help" phrasings use words the knowledge base does not."""
+PAST_SUBJECTS = frozenset({"i", "i've", "we", "we've"})
+"""Before a command's verb in the past ("i skipped", "we stopped"), a lifter tells what was done: no command."""
+_RAW_WORD = re.compile(r"[a-z']+")
 COMMAND_OWN_SHARE = 0.5
 """Of all the words said (function words too), at least this share must be the command's own ..."""
 UNNAMED_TOPIC_UNSEEN = 1
@@ -196,6 +201,9 @@ class Matcher:
             # command from a complaint about it: "my lower back hurts" is no "lower the volume" ("back to it" is).
             complaint = self._complains(tokens)
             ranking = [(i, s) for i, s in ranking if i not in self.topic_ids and not (complaint and i in ACTING)]
+        if done := self._told_as_done(text):
+            # "i skipped my warm up", "i stopped squatting": what the lifter did, not a command to do it now.
+            ranking = [(i, s) for i, s in ranking if i not in done]
         if knee_named and ranking:
             # Naming the knee is strong evidence: "does the treadmill cause knee pain" is about the
             # treadmill topic even though "why" alone is a follow-up, and it may score a little lower.
@@ -304,6 +312,13 @@ class Matcher:
     def names_the_knee(self, text: str) -> bool:
         """Does `text` say "knee" (or "knees", "kneecap", "patella")?"""
         return bool(KNEE_WORDS & set(self.normalizer.tokens(text)))
+
+    def _told_as_done(self, text: str) -> set[str]:
+        """The commands named by a verb `text` puts in the past after "i" or "we" ("i skipped my warm up"); not
+        their other words ("i missed that" asks for a repeat)."""
+        said = [(before, word) for before, word in pairwise(_RAW_WORD.findall(text.lower())) if word.endswith("ed")]
+        past = {token for before, word in said if before in PAST_SUBJECTS for token in self.normalizer.tokens(word)}
+        return {c.value for c in Command if c.value in ACTING and stem(c.value) in past}
 
     def _complains(self, tokens: tuple[str, ...]) -> bool:
         """Some word of `tokens` is one only knee questions use ("hurts", "pain", "sore"), no command."""
