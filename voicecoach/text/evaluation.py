@@ -10,7 +10,8 @@ from pathlib import Path
 from voicecoach.commands import Command
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
-from voicecoach.text.matcher import ACTING, Matcher
+from voicecoach.text.matcher import Matcher
+from voicecoach.text.own_words import ACTING
 from voicecoach.text.reply import FOLLOW_UPS, UNMATCHED
 
 CLINC_COMMANDS: dict[str, frozenset[str]] = {
@@ -82,7 +83,7 @@ CLINC_SAME_COMMAND = {"goodbye": Command.GOODBYE.value}
 
 
 def unrelated_commanded(matcher: Matcher, queries: Iterable[tuple[str, str]]) -> Score:
-    """Unrelated queries the matcher takes for a command that changes what the coach does (`matcher.ACTING`:
+    """Unrelated queries the matcher takes for a command that changes what the coach does (`own_words.ACTING`:
     stop, pause, louder, goodbye, ...). Lower is better; `right` counts the bad ones."""
     return _unrelated_matched(
         matcher, queries, lambda got, intent: got in ACTING and got != CLINC_SAME_COMMAND.get(intent)

@@ -12,50 +12,22 @@ has never seen dilute the score, which is what rejects off-topic chatter), with 
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
-from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase
-from voicecoach.text.normalize import Normalizer, contains_phrase, stem
+from voicecoach.text.normalize import Normalizer, contains_phrase
+from voicecoach.text.own_words import ACTING, OWN_WORDS_ONLY, OwnWords
+from voicecoach.text.words import FUNCTION_STEMS, KNEE_WORDS, generic, token_weight
 
 RED_FLAG = "knee_pain_red_flag"
-KNEE_WORDS = frozenset(stem(w) for w in ("knee", "kneecap", "patella", "patellar"))
 
 DEFAULT_THRESHOLD = 0.45
 """Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
-OWN_WORDS_ONLY = frozenset({Command.START_WARMUP.value, "why", "fix", "cue", "more"})
-"""Intents that cost a lifter when taken wrongly: a ten-minute routine starts, or knee advice follows from a
-question about something else ("how do I change my oil" is not "what should I change"). They must be said in
-their own words. The commands that act (ACTING) need only most of theirs; "yes" and "no" stay forgiving, since
-people say those in a thousand ways."""
-ACTING = frozenset(
-    c.value
-    for c in (Command.STOP, Command.PAUSE, Command.RESUME, Command.SKIP, Command.REPEAT, Command.SLOWER,
-              Command.FASTER, Command.LOUDER, Command.QUIETER, Command.GOODBYE)
-)  # fmt: skip
-"""Commands that change what the coach is doing. At least ACTING_OWN_SHARE of the content words said must be
-words the command's own phrasings use: "what's the weather like today" had said goodbye (on "today"), "set a
-timer for two minutes" paused, "turn on the lights" turned the voice up."""
-ACTING_OWN_SHARE = 0.5
-"""Chosen with benchmarks/bench_matcher.py: CLINC150 test queries about something else that act as a command
-1,102 -> 197 of 5,290 (val 545 -> 111 of 2,960, train 2,928 -> 484 of 14,400); CLINC's own command phrasings
-194 -> 192 of 210 (val 134 -> 132 of 140, train 672 -> 654 of 700); held-out phrasings unchanged. Stricter (more
-than half, or more than half when a word is one the coach never uses) lost CLINC commands below 90%. Words
-count as said, not as repaired: a typed "pasue" is no pause (speech has no typos), and "remind me to do
-something" no stop. "yes", "no", "help" and "thanks" stay forgiving: they act on nothing but a question the
-coach asked, and CLINC's "yes" and "help" phrasings use words the knowledge base does not."""
-PAST_SUBJECTS = frozenset({"i", "i've", "we", "we've"})
-"""Before a command's verb in the past ("i skipped", "we stopped"), a lifter tells what was done: no command."""
-_RAW_WORD = re.compile(r"[a-z']+")
-COMMAND_OWN_SHARE = 0.5
-"""Of all the words said (function words too), at least this share must be the command's own ..."""
 UNNAMED_TOPIC_UNSEEN = 1
 """A knee topic asked without naming the knee may have at most this many words the knowledge base never uses:
 "are sissy squats safe" (one) is a question for the coach, "how long should a cold last before I call a
@@ -65,10 +37,6 @@ NAMED_TOPIC_UNSEEN = 2
 words (typed held-out questions: at most one the knowledge base never uses), but a misheard sentence about
 something else can pick up a "knee" ("tail my bang can't even under knee ... six tunnel thirty": six unseen, knee
 advice, spoken CLINC150 queries in benchmarks/bench_ear.py)."""
-BARE_OWN_SHARE = 0.8
-"""... and of an utterance of function words only ("why is that", "tell me more"), this share by weight. Both
-chosen with benchmarks/bench_matcher.py: CLINC150 test queries acted on 55 -> 0 of 5,290 (alone and as
-follow-ups; val 2 of 2,960, train 1 of 14,400), held-out phrasings and CLINC commands unchanged."""
 CLARIFY_MARGIN = 0.06
 """Two knee topics closer than this ask "which one?" instead of guessing."""
 NEAREST_SHARE = 0.6
@@ -81,22 +49,6 @@ NEAR_ELSEWHERE = 80
 (sin ~ shin) 86; the words that hid the knee in the held-out set ("lean", "lead", "these", "he's") 75 at most."""
 UNSEEN_WORD_WEIGHT = 0.4
 """Weight of a word the knowledge base never uses, relative to the rarest known word."""
-FUNCTION_WORD_WEIGHT = 0.25
-"""Function words ("i", "need", "how") say little about the intent; rare in the knowledge base is not rare in
-English, so their IDF would overrate them."""
-FUNCTION_WORDS = frozenset(
-    """a an the and or but so if then than of to in on at for from with by about into onto over under
-    out i me my mine myself you your yours we our us it its itself this that these those there here he she
-    they them their is am are was were be been being do doe did done have has had having can could would should
-    will shall may might must need want like just really very too also still even please now then when while
-    how what why where which who whom whose get got make made know think let lets some any all more
-    most much many each every im ive id youre thats whats its hey well oh um uh
-    coach one thing something anything tell say said way time day next long first good best bad use put start
-    back gave give gives feel feels doing""".split()
-)
-FUNCTION_STEMS = frozenset(stem(w) for w in FUNCTION_WORDS)
-COURTESY_STEMS = frozenset(stem(w) for w in "please hey coach okay ok um uh oh well so now just".split())
-"""Words said around any command ("more please", "okay coach, why"): they neither make nor break one."""
 
 
 @dataclass(frozen=True)
@@ -148,14 +100,14 @@ class Matcher:
             for token in set(tokens):
                 document_frequency[token] += 1
         count = len(phrasings)
-        self._idf = {t: _weight(t, math.log((count + 1) / (df + 1)) + 1.0) for t, df in document_frequency.items()}
+        self._idf = {t: token_weight(t, math.log((count + 1) / (df + 1)) + 1.0) for t, df in document_frequency.items()}
         self._unseen_weight = UNSEEN_WORD_WEIGHT * max(self._idf.values(), default=1.0)
         for phrase in self._elsewhere + self._alarms:
             for token in phrase:
                 self._idf.setdefault(token, self._unseen_weight)
         # Repairs land on words that tell intents apart: "tough" repaired to "though" (a word any question uses,
         # but rare in the phrasings, so heavy) turned "my knees are tough to run" into warm-up advice.
-        self._vocabulary = tuple(sorted(t for t in self._idf if not _generic(t)))
+        self._vocabulary = tuple(sorted(t for t in self._idf if not generic(t)))
         self._intents = tuple(dict.fromkeys(intent for intent, _ in phrasings))
         self._exact = {tokens: intent for intent, tokens in phrasings} if exact else {}
         uses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -171,10 +123,11 @@ class Matcher:
         self._anchors = frozenset(
             token
             for token, counts in uses.items()
-            if not _generic(token)
+            if not generic(token)
             and 3 * sum(n for i, n in counts.items() if i in self.topic_ids)
             >= max(1, sum(n for i, n in counts.items() if i not in self.topic_ids))
         )
+        self._own = OwnWords(self._ownership, self._idf, self._unseen_weight, self.topic_ids, self.normalizer)
         self._examples: list[_Example] = []
         self._index: dict[str, list[int]] = defaultdict(list)
         for intent, tokens in phrasings:
@@ -199,9 +152,9 @@ class Matcher:
         if elsewhere and not knee_named:
             # "my hip pops when I squat": squats are a knee topic here, the hip is not. No knee advice, and no
             # command from a complaint about it: "my lower back hurts" is no "lower the volume" ("back to it" is).
-            complaint = self._complains(tokens)
+            complaint = self._own.complains(tokens)
             ranking = [(i, s) for i, s in ranking if i not in self.topic_ids and not (complaint and i in ACTING)]
-        if done := self._told_as_done(text):
+        if done := self._own.told_as_done(text):
             # "i skipped my warm up", "i stopped squatting": what the lifter did, not a command to do it now.
             ranking = [(i, s) for i, s in ranking if i not in done]
         if knee_named and ranking:
@@ -212,7 +165,7 @@ class Matcher:
         if knee_named:
             # A follow-up or the warm-up must be said in its own words (below); a knee question that merely uses
             # one of their words ("does the treadmill cause knee pain": "cause" is "why") is judged on the rest.
-            ranking = [(i, s) for i, s in ranking if i not in OWN_WORDS_ONLY or self.said_as_command(tokens, i)]
+            ranking = [(i, s) for i, s in ranking if i not in OWN_WORDS_ONLY or self._own.said_as_command(tokens, i)]
         alarmed = knee_named and any(contains_phrase(tokens, alarm) for alarm in self._alarms)
         if alarmed and (among is None or RED_FLAG in among):
             # A warning sign beats any form advice: "my knee popped during squats" is not a squat question.
@@ -227,8 +180,8 @@ class Matcher:
         unfamiliar = intent in self.topic_ids and self._unseen_count(tokens) > unseen_allowed
         if (
             unfamiliar
-            or (intent in OWN_WORDS_ONLY and not self.said_as_command(tokens, intent))
-            or (intent in ACTING and not self._mostly_own(said, intent))
+            or (intent in OWN_WORDS_ONLY and not self._own.said_as_command(tokens, intent))
+            or (intent in ACTING and not self._own.mostly_own(said, intent))
         ):
             # "what is global warming" is not "start the warm-up", "how do I change my oil" is not "what
             # should I change", "how long should a cold last before I call a doctor" is no warm-up advice:
@@ -244,7 +197,7 @@ class Matcher:
 
     def rank(self, tokens: tuple[str, ...], *, among: Collection[str] | None = None) -> list[tuple[str, float]]:
         """Intents by their best example's cosine similarity, best first."""
-        query = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in set(tokens)}
+        query = {t: self._idf.get(t, token_weight(t, self._unseen_weight)) for t in set(tokens)}
         anchored = self._anchored(tuple(query))
         if not anchored and among is None:  # an explicit choice ("which one?") needs no anchor
             among = [i for i in self._intents if i not in self.topic_ids]
@@ -278,62 +231,12 @@ class Matcher:
         return sorted(scores.items(), key=lambda item: -item[1])
 
     def said_as_command(self, tokens: tuple[str, ...], intent: str) -> bool:
-        """Whether `tokens` say command (or follow-up) `intent` in its own words.
-
-        Counted in words, not weights: every content word one the intent's own phrasings use (or a knee word: a
-        follow-up may name the knee), at most one other known word beside two of its own, no word the knowledge
-        base never uses; and at least half of all the words said, function words included, its own.
-        """
-        said = [t for t in dict.fromkeys(tokens) if t not in COURTESY_STEMS]
-        if not said:
-            return False
-
-        if intent == Command.START_WARMUP.value and any(t in KNEE_WORDS for t in said):
-            # "knee warm up routine", "start the knee warm up": a question for the warm-up topic, whose answer
-            # offers the routine, not ten minutes of counting started on a word that may be misheard.
-            return False
-
-        def own(token: str) -> bool:
-            return intent in self._ownership.get(token, {}) or token in KNEE_WORDS
-
-        content = [t for t in said if t not in FUNCTION_STEMS]
-        unseen = sum(t not in self._ownership and t not in KNEE_WORDS for t in content)
-        owned = sum(own(t) for t in content)
-        foreign = len(content) - owned
-        if unseen or foreign > 1 or (foreign == 1 and owned < 2):
-            return False
-        if not content:
-            # Function words only: "why is that" and "tell me more" must be nearly all the intent's own (by
-            # weight, so "more" counts more than "tell"), or "tell me who made you" would be a follow-up.
-            weights = {t: self._idf.get(t, _weight(t, self._unseen_weight)) for t in said}
-            return sum(w for t, w in weights.items() if own(t)) / sum(weights.values()) >= BARE_OWN_SHARE
-        return sum(own(t) for t in said) / len(said) >= COMMAND_OWN_SHARE
+        """Whether `tokens` say command (or follow-up) `intent` in its own words (`OwnWords.said_as_command`)."""
+        return self._own.said_as_command(tokens, intent)
 
     def names_the_knee(self, text: str) -> bool:
         """Does `text` say "knee" (or "knees", "kneecap", "patella")?"""
         return bool(KNEE_WORDS & set(self.normalizer.tokens(text)))
-
-    def _told_as_done(self, text: str) -> set[str]:
-        """The commands named by a verb `text` puts in the past after "i" or "we" ("i skipped my warm up"); not
-        their other words ("i missed that" asks for a repeat)."""
-        said = [(before, word) for before, word in pairwise(_RAW_WORD.findall(text.lower())) if word.endswith("ed")]
-        past = {token for before, word in said if before in PAST_SUBJECTS for token in self.normalizer.tokens(word)}
-        return {c.value for c in Command if c.value in ACTING and stem(c.value) in past}
-
-    def _complains(self, tokens: tuple[str, ...]) -> bool:
-        """Some word of `tokens` is one only knee questions use ("hurts", "pain", "sore"), no command."""
-        return any(
-            owners and owners.keys() <= self.topic_ids
-            for t in tokens
-            if t not in FUNCTION_STEMS and (owners := self._ownership.get(t))
-        )
-
-    def _mostly_own(self, said: tuple[str, ...], intent: str) -> bool:
-        """At least ACTING_OWN_SHARE of the content words `said` (as said: "remind" is not repaired into "mind",
-        a word of stop's "never mind") are ones the intent's phrasings use."""
-        content = [t for t in dict.fromkeys(said) if t not in FUNCTION_STEMS and t not in COURTESY_STEMS]
-        owned = sum(intent in self._ownership.get(t, {}) for t in content)
-        return owned >= ACTING_OWN_SHARE * len(content)
 
     def may_hide_the_knee(self, word: str) -> bool:
         """Could `word` be "knee" misheard? Not if a knee topic's phrasings use it ("sissy", "snap": the lifter said
@@ -356,7 +259,7 @@ class Matcher:
         """How many different content words of `tokens` no phrasing in the knowledge base uses. Gym words count as
         seen: "should I train sissy squats" heard as "jedi train sissy squats" was dropped for "train" (replayed
         spoken decodes, 20 dB: right 83.9 -> 84.2%; CLINC150 acted on still 0 of 5,290)."""
-        return sum(t not in self._ownership and not _generic(t) for t in set(tokens))
+        return sum(t not in self._ownership and not generic(t) for t in set(tokens))
 
     def _anchored(self, tokens: tuple[str, ...]) -> bool:
         """Knee advice needs two knee-topic words ("knee" + "hurt", "sissy" + "squat"). One is not enough:
@@ -378,27 +281,6 @@ class Matcher:
             if contains_phrase(tokens, part):
                 return spelt
         return None
-
-
-GYM_WORDS = frozenset(
-    stem(w)
-    for w in """weight bar workout heavy light set rep gym machine leg train lift up down off
-    after because does go going though keep heard felt top bottom""".split()
-)
-"""Words any gym question (or any question: "up", "after", "going") uses: they do not make it about knees.
-A recogniser's closed vocabulary turns chatter into exactly these ("knees on go", measured on speech). Not
-"exercise": "what is the best knee exercise" is a knee question, and was lost typed and spoken (held-out typed
-155 -> 156 of 157; stop 21's Moonshine decodes replayed, rescore_readings.py: right 87.6 -> 88.4% quiet,
-81.1 -> 81.8% at 20 dB; CLINC150 acted on 0 of 5,290 before and after)."""
-
-
-def _generic(token: str) -> bool:
-    """A function word or a word any gym question uses: it tells no intent apart."""
-    return token in FUNCTION_STEMS or token in GYM_WORDS
-
-
-def _weight(token: str, idf: float) -> float:
-    return idf * FUNCTION_WORD_WEIGHT if token in FUNCTION_STEMS else idf
 
 
 @lru_cache(maxsize=4096)

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase
-from voicecoach.text.matcher import ACTING, KNEE_WORDS, Matcher
+from voicecoach.text.matcher import Matcher
+from voicecoach.text.own_words import ACTING
 from voicecoach.text.reply import State, respond
+from voicecoach.text.words import KNEE_WORDS
 
 READING_WEIGHT = 3.0
 """How many nats of the recogniser's score a reading may lag its best one and still be answered, per unit of the

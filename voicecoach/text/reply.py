@@ -13,7 +13,8 @@ from itertools import pairwise
 
 from voicecoach.commands import Command
 from voicecoach.text.knowledge import KnowledgeBase, Topic
-from voicecoach.text.matcher import KNEE_WORDS, RED_FLAG, Match, Matcher
+from voicecoach.text.matcher import RED_FLAG, Match, Matcher
+from voicecoach.text.words import KNEE_WORDS
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that. Tell me where your knee hurts, for example: my knees hurt after squats."
 NOTHING_HEARD = "I didn't hear anything. Tell me where your knee hurts."
