@@ -46,6 +46,8 @@ follow-ups; val 2 of 2,960, train 1 of 14,400), held-out phrasings and CLINC com
 PAST_SUBJECTS = frozenset({"i", "i've", "we", "we've"})
 """Before a command's verb in the past ("i skipped", "we stopped"), a lifter tells what was done: no command."""
 _RAW_WORD = re.compile(r"[a-z']+")
+_ACTING_BY_NAME = {stem(c.value): c.value for c in Command if c.value in ACTING}
+"""The acting commands by the stem of their own name ("skip", "paus"): what `told_as_done` looks for."""
 
 
 class OwnWords:
@@ -103,7 +105,7 @@ class OwnWords:
         their other words ("i missed that" asks for a repeat)."""
         said = [(before, word) for before, word in pairwise(_RAW_WORD.findall(text.lower())) if word.endswith("ed")]
         past = {token for before, word in said if before in PAST_SUBJECTS for token in self.normalizer.tokens(word)}
-        return {c.value for c in Command if c.value in ACTING and stem(c.value) in past}
+        return {command for name, command in _ACTING_BY_NAME.items() if name in past}
 
     def complains(self, tokens: tuple[str, ...]) -> bool:
         """Some word of `tokens` is one only knee questions use ("hurts", "pain", "sore"), no command."""

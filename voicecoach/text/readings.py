@@ -130,16 +130,15 @@ class ReadingChoice:
         if topic is not None:
             return confidence
         match = self.matcher.match(heard)
-        return REQUEST_SHARE * match.confidence if self._asks_plainly(heard, first=first) else 0.0
+        return REQUEST_SHARE * match.confidence if self._asks_plainly(heard, match.intent, first=first) else 0.0
 
-    def _asks_plainly(self, heard: str, *, first: bool = False) -> bool:
-        """`heard` is a command or follow-up said in that request's own words (`Matcher.said_as_command`). Never
-        the warm-up's start unless `heard` is the `first` reading: ten minutes of counting on the beam's second
-        guess ("knee warm up routine" read "we need more in my protein", "we need warming up routine" behind it);
-        nor, but first, a command that names the knee, a follow-up's word ("how do i fix my knees") and not a
-        command's: "i want to just resume my knees" (20 dB noise, 0.75 nats behind the first reading) is a knee
-        question misheard."""
-        intent = self.matcher.match(heard).intent
+    def _asks_plainly(self, heard: str, intent: str | None, *, first: bool) -> bool:
+        """`heard`, which the matcher takes for `intent`, is a command or follow-up said in that request's own words
+        (`Matcher.said_as_command`). Never the warm-up's start unless `heard` is the `first` reading: ten minutes of
+        counting on the beam's second guess ("knee warm up routine" read "we need more in my protein", "we need
+        warming up routine" behind it); nor, but first, a command that names the knee, a follow-up's word ("how do
+        i fix my knees") and not a command's: "i want to just resume my knees" (20 dB noise, 0.75 nats behind the
+        first reading) is a knee question misheard."""
         if intent is None or intent in self.matcher.topic_ids:
             return False
         if not first and (intent == Command.START_WARMUP or (intent in ACTING and self.matcher.names_the_knee(heard))):
