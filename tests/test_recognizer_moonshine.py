@@ -16,7 +16,7 @@ from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
 from voicecoach.recognizer.moonshine_engine import bias_words, loud_span, normalise
-from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens
+from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens, repeating
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
 
@@ -542,3 +542,29 @@ def test_token_log_probs_are_the_log_softmax_at_those_tokens_without_its_copies(
     one = logits[:1]  # the first step: one row stands for every reading
     assert np.array_equal(_token_log_probs(one, np.zeros(13, int), tokens), _log_softmax(one)[0, tokens])
     assert np.allclose(np.exp(_log_softmax(logits)).sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_a_run_of_tokens_may_repeat_twice_in_a_row_not_three_times() -> None:
+    assert repeating((5, 5), 2) == [5]
+    assert repeating((9, 1, 2, 1, 2), 2) == [1]  # "hey coach hey coach" -> no third "hey"
+    assert repeating((1, 2, 3, 1, 2), 2) == []  # "my knee ... my knee" is no loop
+    assert repeating((5,), 2) == [] and repeating((), 2) == []
+
+
+@needs_model
+def test_the_open_search_does_not_loop_on_what_it_heard_first(tmp_path: Path) -> None:
+    """Greedy or beam, Moonshine reads espeak-ng's "hey coach, help me" as "hey coach hey hey hey hey hey" and
+    "stop" said four times as nine; barred from a third copy in a row (`MAX_COPIES`), the beam reads the lifter's
+    words."""
+    from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+    engine = MoonshineRecognizer(build_domain(knowledge.load()))
+
+    def heard(words: str) -> str:
+        path = tmp_path / "said.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), words], check=True)
+        engine.reset()
+        return " ".join(t.text for t in transcribe_chunks(engine, wav_to_chunks(path, trailing_silence=1.0)))
+
+    assert heard("hey coach, help me") == "hey coach help me"
+    assert heard("hey coach, stop stop stop stop").split().count("stop") <= 4

@@ -31,6 +31,7 @@ from voicecoach.recognizer.knee_readings import (
 )
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
 from voicecoach.recognizer.moonshine_model import (
+    MAX_COPIES,
     THREADS,
     WORD_START,
     ContextBias,
@@ -327,7 +328,9 @@ class MoonshineRecognizer:
         `restore_knee`, the best one with the knee put back (`knee_readings`). During the warm-up (commands only),
         a reading without a command is checked against the commands scored whole."""
         heard = self.model.encode(samples)
-        hypotheses = self.model.nbest(heard, self._bias, width=self._beam)  # never empty, best first
+        hypotheses = self.model.nbest(
+            heard, self._bias, width=self._beam, max_copies=MAX_COPIES
+        )  # never empty, best first
         top = hypotheses[0]
         readings: dict[str, float] = {}
         for h in hypotheses:
