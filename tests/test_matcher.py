@@ -160,6 +160,13 @@ def test_too_loud_written_as_louder_turns_the_voice_down(matcher: Matcher, heard
     assert matcher.match("make it louder").intent == "louder"
 
 
+def test_quite_is_not_quit(matcher: Matcher) -> None:
+    # The light stemmer's silent e made "quite" the stop command's "quit".
+    assert matcher.match("that was quite loud").intent == "quieter"
+    assert matcher.match("my knee is quite sore after squats").intent == "knee_pain_squat"
+    assert matcher.match("i quit").intent == "stop"
+
+
 @pytest.mark.parametrize("said", ["i skipped my warm up", "i skipped warming up", "i stopped squatting", "we paused"])
 def test_a_command_verb_in_the_past_tells_what_was_done(matcher: Matcher, said: str) -> None:
     # "I skipped warming up" (and, cut off by a pause, "... and now my knee hurts") skipped a set of the warm-up.

@@ -19,6 +19,11 @@ def test_numbers_contractions_and_suffixes() -> None:
     assert stem("running") == "run" and stem("swelling") == "swell" and stem("press") == "press"
 
 
+def test_a_silent_e_is_dropped_only_where_no_other_word_is_left() -> None:
+    assert stem("caving") == stem("cave") and stem("aching") == stem("ache")
+    assert stem("quite") != stem("quit") and stem("note") != stem("not")
+
+
 def test_control_characters_and_huge_input() -> None:
     assert clean("knee\x00\x1b[31m pain\x07") == "knee 31m pain"
     assert len(clean("knee " * 50_000)) <= MAX_CHARS

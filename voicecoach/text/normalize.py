@@ -27,6 +27,10 @@ _KEEP = frozenset(
     "always series thus perhaps bias sissy cannot".split()
 )
 """Words whose trailing s or y is not a plural/suffix (press, sissy)."""
+_E_KEPT = frozenset({"quite", "note"})
+"""Words whose final e is no silent suffix to drop: without it they are another word a lifter says to the coach
+("quite" read as "quit" stopped the coach on "that was quite loud" and, in Moonshine's "quite a please" for
+"quieter please", three voices of four; "note" would read "not")."""
 
 
 def clean(text: str) -> str:
@@ -50,7 +54,7 @@ def words_of(text: str) -> list[str]:
 @lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """A light stemmer: plurals, -ing and -ed, so "squatting", "squats" and "squat" meet."""
-    if word in _KEEP or len(word) <= 3:
+    if word in _KEEP or word in _E_KEPT or len(word) <= 3:
         return word
     base = _strip_suffix(word)
     # "caving" -> "cav" must meet "cave": drop a final silent e (but keep "knee", "free")
