@@ -16,7 +16,8 @@ from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
 from voicecoach.recognizer.moonshine_engine import bias_words, loud_span, normalise
-from voicecoach.recognizer.moonshine_model import ContextBias, Tokenizer, bundled_model_dir, read_tokens, repeating
+from voicecoach.recognizer.moonshine_model import bundled_model_dir, repeating
+from voicecoach.recognizer.moonshine_tokens import ContextBias, Tokenizer, read_tokens
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
 
@@ -167,7 +168,8 @@ def test_the_beam_hands_its_close_readings_to_the_dialogue(
 def test_the_tokenizer_spells_words_as_the_model_writes_them(name: str, audio_fixture: Callable[[str], Path]) -> None:
     """The bias trie is only followed if it holds the model's own spelling of a word."""
     from voicecoach.audio.chunks import read_wav
-    from voicecoach.recognizer.moonshine_model import WORD_START, MoonshineModel
+    from voicecoach.recognizer.moonshine_model import MoonshineModel
+    from voicecoach.recognizer.moonshine_tokens import WORD_START
 
     model = MoonshineModel(bundled_model_dir())  # type: ignore[arg-type]
     written = model.decode(model.encode(read_wav(audio_fixture(name)).astype(np.float32) / 32768.0))

@@ -30,16 +30,8 @@ from voicecoach.recognizer.knee_readings import (
     knee_variants,
 )
 from voicecoach.recognizer.language_model import BARGE_IN_WORDS
-from voicecoach.recognizer.moonshine_model import (
-    MAX_COPIES,
-    THREADS,
-    WORD_START,
-    ContextBias,
-    Encoded,
-    MoonshineModel,
-    Tokenizer,
-    bundled_model_dir,
-)
+from voicecoach.recognizer.moonshine_model import MAX_COPIES, THREADS, Encoded, MoonshineModel, bundled_model_dir
+from voicecoach.recognizer.moonshine_tokens import WORD_START, ContextBias, Tokenizer
 from voicecoach.text.domain import GARBAGE, PREFIXES, Domain
 
 BIAS = 2.5
