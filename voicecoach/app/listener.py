@@ -286,9 +286,6 @@ class Listener:
             after = words[skip:]
             sure = transcript.sure_text(skip=skip)
             text, addressed, woken = " ".join(after), True, True
-            second = self.wake.best(text, transcript) if after else None
-            if second is None and self.wake.calling(after):  # "hey coach, hey coach": a call, nothing asked yet
-                alike, after = alike and self.settings.wake_word not in after, []
             if not after and alike:
                 self._ignore(transcript.text, "a look-alike of the wake word alone")
                 return None
@@ -296,6 +293,7 @@ class Listener:
                 self._open_until = self.clock.monotonic() + self.settings.follow_up_seconds
                 self._yes_due = self.clock.monotonic() + WAKE_REPLY_SECONDS
                 return None
+            second = self.wake.best(text, transcript)
             if second is not None:
                 text, sure = second, None
         in_warmup = self.warmup is not None and not woken

@@ -21,9 +21,6 @@ WAKE_ALIKES = {"coach": frozenset({"coke", "coat", "cole", "code", "cove", "colt
 wake word heard so counts only when what follows is a clear request, as a wake word of low confidence does. Read off
 the listen path of benchmarks/bench_ear.py (questions and commands lost to activation, four voices)."""
 
-CALLING = frozenset({"hey", "hi"})
-"""Words that call the coach along with the wake word."""
-
 
 class WakeWord:
     """The rules for one wake word, asked of one knowledge base's readings (`ReadingChoice`); holds no state."""
@@ -46,12 +43,6 @@ class WakeWord:
         # Piper's "my knee gave out on me" was read "i need to get about on me", with "i need to go about on me"
         # (more) 0.5 nats behind and "knee gave out on me" heard again after the wake word's pause.
         return self._second_hearing(transcript, text) or other or self._restored_after_wake(text, transcript)
-
-    def calling(self, words: list[str]) -> bool:
-        """`words` only call the coach again ("hey coach" after "hey coach"): a call, not a request. The matcher
-        took "hey coach" for thanks ("thanks coach"), and Moonshine, unsure what followed the call, wrote it twice
-        (benchmarks/bench_ear.py, 20 dB)."""
-        return bool(words) and all(w in CALLING or w == self.word or self.is_alike(w) for w in words)
 
     def is_alike(self, word: str) -> bool:
         """`word` is a look-alike of the wake word (`WAKE_ALIKES`), not the word itself."""
