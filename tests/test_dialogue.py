@@ -5,7 +5,7 @@ import pytest
 from voicecoach.text import knowledge
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.matcher import Matcher
-from voicecoach.text.readings import READING_WEIGHT, REQUEST_SHARE, RIVAL_WITHIN
+from voicecoach.text.readings import READING_WEIGHT, REQUEST_SHARE, RIVAL_WITHIN, RIVAL_WITHIN_UNCLEAR
 from voicecoach.text.reply import State, opening_replies, respond
 
 
@@ -221,6 +221,15 @@ def test_a_close_reading_of_another_knee_topic_is_asked_back_not_answered(dialog
 
 def test_a_reading_of_another_topic_further_behind_does_not_stop_the_answer(dialogue: Dialogue) -> None:
     assert dialogue.turn(CREST, others=[(PRESS, RIVAL_WITHIN + 0.5)]).intent == "knee_pain_leg_extension"
+
+
+def test_heard_barely_over_the_room_a_rival_counts_from_further_off(dialogue: Dialogue) -> None:
+    further = [(PRESS, (RIVAL_WITHIN + RIVAL_WITHIN_UNCLEAR) / 2)]
+    assert dialogue.turn(CREST, others=further).intent == "knee_pain_leg_extension"
+    assert dialogue.turn(CREST, others=further, clear=False).intent == "clarify"
+    dialogue.reset()
+    beyond = [(PRESS, RIVAL_WITHIN_UNCLEAR + 0.5)]
+    assert dialogue.turn(CREST, others=beyond, clear=False).intent == "knee_pain_leg_extension"
 
 
 def test_close_readings_of_the_same_topic_or_of_no_topic_do_not_ask_back(dialogue: Dialogue) -> None:

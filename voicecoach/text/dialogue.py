@@ -52,7 +52,7 @@ class Dialogue:
             heard,
             confirm_unnamed=self.confirm_unnamed,
             sure=sure,
-            heard_as=self.readings.heard_as(heard, [*readings, *rivals]),
+            heard_as=self.readings.heard_as(heard, [*readings, *rivals], clear=clear),
             clear=clear,
         )
         return reply
