@@ -6,8 +6,8 @@ A module of its own so that importing it costs nothing: `voicecoach ask` must st
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,11 +35,13 @@ def portaudio() -> Any:
     "played" in 0.1 s and was never heard); 30-100 ms all fixed it.
     """
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
+    first = "sounddevice" not in sys.modules  # importing it initialises PortAudio, which lists the devices
     try:
         import sounddevice
     except (ImportError, OSError) as err:  # OSError: the package is there but libportaudio2 is not
         raise AudioDeviceError(f"PortAudio is not available ({err}); install Debian's libportaudio2") from None
-    release_alsa_plugins()
+    if first:
+        release_alsa_plugins()
     return sounddevice
 
 
@@ -51,8 +53,7 @@ def release_alsa_plugins() -> None:
     libraries. Freed once listed, a stream opened later reads the configuration again and loads the one plugin
     its device needs. Measured on 2 cores (x86-64): importing sounddevice 23 -> 12 MB of resident memory."""
     try:
-        asound = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
-        asound.snd_config_update_free_global()
+        ctypes.CDLL("libasound.so.2").snd_config_update_free_global()  # the library PortAudio has loaded
     except (OSError, AttributeError):
         return  # no ALSA (not Linux): PortAudio's other host APIs keep nothing of the kind
 

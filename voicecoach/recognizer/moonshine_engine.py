@@ -320,9 +320,8 @@ class MoonshineRecognizer:
         `restore_knee`, the best one with the knee put back (`knee_readings`). During the warm-up (commands only),
         a reading without a command is checked against the commands scored whole."""
         heard = self.model.encode(samples)
-        hypotheses = self.model.nbest(
-            heard, self._bias, width=self._beam, max_copies=MAX_COPIES
-        )  # never empty, best first
+        # Never empty, best first.
+        hypotheses = self.model.nbest(heard, self._bias, width=self._beam, max_copies=MAX_COPIES)
         top = hypotheses[0]
         readings: dict[str, float] = {}
         for h in hypotheses:
