@@ -16,7 +16,9 @@ The coach's microphone and speaker run as `voicecoach listen` runs them for barg
 (`--streams duplex`, audio.duplex) or two (`--streams separate`); `--canceller auto` picks by that and switches
 when the measured echo delay drifts (audio.echo_reference.MOVING_PATH_SECONDS). `--noise-snr DB` loops gym noise
 (shared tools/gym_noise.py) into the microphone's sink (see `_gym_noise`) DB under the lifter's words, from before
-the first word on.
+the first word on. Every word is said at one level, the lifter's (`LifterLevel`): the synthesisers' own levels
+spread 16 dB (Festival's "stop" 1,322 speech RMS, Piper's "pause" 8,816), which had put the noise 9 dB under one
+word and 26 dB under another.
 With `--answers N`, the coach also reads N long answers and the lifter says "stop" 4 s into each: reported,
 whether the answer went silent within 0.5 s of the word's end (read off the player, which stops within a block).
 """
@@ -109,14 +111,28 @@ def lifter_words(cache: Path) -> dict[str, dict[str, Path]]:
     return out
 
 
-def say(room: Any, path: Path, gain: float) -> float:
+class LifterLevel:
+    """One speaking level for every word of every voice: the mean speech RMS of them all (as gym_noise.py mix
+    measures a question's level), times `--lifter-gain`."""
+
+    def __init__(self, words: dict[str, dict[str, Path]], gain: float) -> None:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        import bench_soak
+
+        self._speech_rms, self._read = bench_soak.speech_rms, bench_soak.read_wav
+        levels = [self._speech_rms(self._read(path)) for files in words.values() for path in files.values()]
+        self.level = gain * float(np.mean(levels))
+
+    def word(self, path: Path) -> np.ndarray:
+        samples = self._read(path)
+        return np.asarray(samples * (self.level / self._speech_rms(samples)))
+
+
+def say(room: Any, path: Path, level: LifterLevel) -> float:
     """The lifter says a word into the room (mixed into its one stream); returns the monotonic time its last block
     went to the sound server. It is heard up to ~0.15 s later (pacat's pipe and latency), so the delays measured from
     here are that much on the long side."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import bench_soak
-
-    room.play(gain * bench_soak.read_wav(path))
+    room.play(level.word(path))
     ended = wait_for(lambda: room.question_ended is not None, 10.0)
     if ended is None:
         raise SystemExit(f"the room's stream stopped: {room.error or 'no word played within 10 s'}")
@@ -187,7 +203,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
 
         recognizer.accept, recognizer.partial = logged_accept, logged_partial  # type: ignore[method-assign]
         _trace_listener(session.listener)
-    room = _gym_noise(words, args.noise_snr, args.lifter_gain) if args.noise_snr is not None else _room_tone()
+    lifter = LifterLevel(words, args.lifter_gain)
+    room = _gym_noise(lifter.level, args.noise_snr) if args.noise_snr is not None else _room_tone()
     thread = threading.Thread(target=session.run, args=(mic,), daemon=True)
     thread.start()
     time.sleep(3.0)  # capture starts late through PulseAudio
@@ -225,7 +242,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             for word, check in checks:
                 if word == "skip":
                     time.sleep(1.5)
-                ended = say(room, files[word], args.lifter_gain)
+                ended = say(room, files[word], lifter)
                 mark(voice_name, word, files[word])
                 if args.verbose:
                     lately = [t for _, t in turns][-3:]
@@ -242,7 +259,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)
     answers, false_over_answers = (
-        _stop_answers(args, session, voice, kb, words, room, turns, mark) if args.answers else ({}, [])
+        _stop_answers(args, session, voice, kb, words, (room, lifter), turns, mark) if args.answers else ({}, [])
     )
     session.stop()
     thread.join(5)
@@ -278,7 +295,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     return 0
 
 
-def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float) -> Any:
+def _gym_noise(lifter_level: float, snr: float) -> Any:
     """The room: gym noise, `snr` dB under the lifter's words (their speech RMS, as gym_noise.py mix measures it),
     from before the first word to the end, with the lifter's words mixed in (`say`)."""
     import tempfile
@@ -286,8 +303,7 @@ def _gym_noise(words: dict[str, dict[str, Path]], snr: float, lifter_gain: float
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_soak
 
-    levels = [bench_soak.speech_rms(bench_soak.read_wav(path)) for files in words.values() for path in files.values()]
-    level = lifter_gain * float(np.mean(levels)) / 10 ** (snr / 20)
+    level = lifter_level / 10 ** (snr / 20)
     out = Path(tempfile.gettempdir()) / "voicecoach-bargein" / "gym-noise-120s.wav"
     print(f"gym noise at RMS {level:.0f} ({snr:g} dB under the lifter's words), played into the room", flush=True)
     return _into_microphone(bench_soak.make_noise(out, 120.0, 1, level))
@@ -383,13 +399,14 @@ def _stop_answers(
     voice: Any,
     kb: Any,
     words: dict[str, dict[str, Path]],
-    room: Any,
+    room_and_lifter: tuple[Any, LifterLevel],
     turns: list[tuple[float, str]],
     mark: Any,
 ) -> tuple[dict[str, list[float | None]], list[str]]:
     """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never).
     A command acted on in those 4 s, before the lifter spoke ("faster" from gym babble), is a false interruption
     too, though the answer goes on: printed, and kept in `false_over_answers`."""
+    room, lifter = room_and_lifter
     texts = [f"{t.cause} {t.fix} {t.more}" for t in kb.topics]
     out: dict[str, list[float | None]] = {}
     false_over_answers: list[str] = []
@@ -406,7 +423,7 @@ def _stop_answers(
                 print(f"  the answer stopped before the lifter spoke ({voice_name}): a false interruption")
                 out.setdefault(voice_name, []).append(None)
                 continue
-            ended = say(room, files["stop"], args.lifter_gain)
+            ended = say(room, files["stop"], lifter)
             mark(voice_name, "stop", files["stop"])
             if args.verbose:
                 print(f"  said stop over an answer ({voice_name}), ended at monotonic {ended:.2f}", flush=True)

@@ -35,8 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from voicecoach.app.interrupt import (  # noqa: E402
     OVER_ANSWERS,
-    STABLE_CHUNKS,
-    first_interrupting,
+    HeldCommand,
     interrupt_command,
     is_coach_word,
 )
@@ -207,11 +206,11 @@ class Detection:
 
 class InterruptRule:
     """The listener's barge-in rule on the interrupt search's results, chunk by chunk: a final result's interrupting
-    words, or a partial result's first one once it has held for STABLE_CHUNKS; never a word the coach is saying
-    (`spoken`). Shared with benchmarks/replay_bargein.py."""
+    words, or a partial result's first one once it has held (`HeldCommand`, as the listener); never a word the
+    coach is saying (`spoken`). Shared with benchmarks/replay_bargein.py."""
 
     def __init__(self) -> None:
-        self.last, self.seen = "", 0
+        self.held = HeldCommand()
 
     def commands(
         self, recognizer: Recognizer, final: Transcript | None, *, near: bool = True, spoken: set[str] | None = None
@@ -224,15 +223,12 @@ class InterruptRule:
             self.reset()
         else:  # as the listener: a partial result only when the near-end gate is open
             heard = recognizer.partial() if near else ""
-            candidate = first_interrupting(heard.split())
-            self.seen = self.seen + 1 if candidate == self.last else 1
-            self.last = candidate
-            held = candidate and not is_coach_word(candidate, spoken) and self.seen >= STABLE_CHUNKS
-            words = [candidate] if held else []
+            candidate = self.held.update(heard.split())
+            words = [candidate] if candidate and not is_coach_word(candidate, spoken) else []
         return heard, [str(command) for w in words if (command := interrupt_command(w)) is not None]
 
     def reset(self) -> None:
-        self.last, self.seen = "", 0
+        self.held.reset()
 
 
 def listen(

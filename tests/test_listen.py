@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from voicecoach.app.interrupt import first_interrupting, interrupt_command, is_coach_word
+from voicecoach.app.interrupt import (
+    ALIKE_STABLE_CHUNKS,
+    STABLE_CHUNKS,
+    chunks_to_hold,
+    first_interrupting,
+    interrupt_command,
+    is_coach_word,
+)
 from voicecoach.app.listener import Activation, Listener, ListenSettings, Turn
 from voicecoach.audio.format import AudioChunk
 from voicecoach.commands import Command
@@ -475,9 +482,26 @@ def test_with_echo_cancellation_a_command_that_begins_like_another_waits_for_a_s
 
 def test_with_echo_cancellation_the_first_stable_command_of_a_partial_is_taken() -> None:
     listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
-    recognizer.partials = {n: "you ski ski ski" for n in range(2, 7)}
-    feed(listener, clock, 7)
+    recognizer.partials = {n: "you ski ski ski" for n in range(2, 13)}  # among other words: two decodes
+    feed(listener, clock, 13)
     assert warmup.commands == [Command.SKIP]
+
+
+def test_with_echo_cancellation_a_command_among_other_words_waits_for_a_second_decode() -> None:
+    # Over gym babble, the first decode of the lifter's "stop" (half a second of it) read "it's a little bit
+    # faster"; the next decodes, of more of the word, read "stop".
+    listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
+    recognizer.partials = {n: "it's a little bit faster" for n in range(2, 9)} | {n: "stop" for n in range(9, 13)}
+    feed(listener, clock, 13)
+    assert warmup.commands == [Command.STOP]
+    # The command alone, said again or clipped, is taken after three chunks, as before.
+    for heard in ("stop", "stop stop", "skip skip sk", "pause pause p"):
+        listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
+        recognizer.partials = {n: heard for n in range(2, 5)}
+        feed(listener, clock, 5)
+        assert len(warmup.commands) == 1, heard
+    assert chunks_to_hold("slow stalls l".split()) == chunks_to_hold("pause the pause".split()) == ALIKE_STABLE_CHUNKS
+    assert chunks_to_hold("skip skip sk".split()) == chunks_to_hold(["stop"]) == STABLE_CHUNKS
 
 
 def test_with_echo_cancellation_the_echo_of_its_own_okay_stopped_never_stops_the_next_warmup() -> None:

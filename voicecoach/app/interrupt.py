@@ -34,6 +34,39 @@ ALIKE_STABLE_CHUNKS = 10
 a command word that stood this long stood in two decodes."""
 
 
+def chunks_to_hold(words: list[str]) -> int:
+    """How long a partial result's command (`first_interrupting(words)`) must hold before it is taken. A result
+    that is only the command, said again or clipped ("stop stop", "skip skip sk"), is the lifter's word: STABLE_CHUNKS.
+    Among other words, or a command that begins like another (ALIKE_ONSET), it must stand in a second decode
+    (ALIKE_STABLE_CHUNKS): over gym babble Moonshine read the first half second of a word as a sentence holding
+    some command ("it's a little bit faster" for "stop", "slow stalls l", "the louder the l", "pause the pause" for
+    "resume"), and the wrong command was taken before the word was over (echo room, 20 dB under the lifter; a second
+    decode of more of the word no longer read it)."""
+    candidate = first_interrupting(words)
+    command = interrupt_command(candidate)
+    if command is None:
+        return STABLE_CHUNKS
+    alone = all(w == candidate or candidate.startswith(w) or interrupt_command(w) is command for w in words)
+    return STABLE_CHUNKS if alone and command.value not in ALIKE_ONSET else ALIKE_STABLE_CHUNKS
+
+
+class HeldCommand:
+    """The command of the interrupt search's partial results, taken once it has held (`chunks_to_hold`)."""
+
+    def __init__(self) -> None:
+        self.candidate, self.seen = "", 0
+
+    def update(self, words: list[str]) -> str:
+        """One chunk's partial result: its command word once it has held, else ""."""
+        candidate = first_interrupting(words)
+        self.seen = self.seen + 1 if candidate == self.candidate else 1
+        self.candidate = candidate
+        return candidate if candidate and self.seen >= chunks_to_hold(words) else ""
+
+    def reset(self) -> None:
+        self.candidate, self.seen = "", 0
+
+
 def interrupt_command(word: str) -> Command | None:
     """The command a word from the interrupt search means: one of INTERRUPT, or a clipped or slurred spelling of
     exactly one of them. Moonshine's partial results cut words short ("rep", "ski", "repet") or misspell them

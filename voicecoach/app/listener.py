@@ -20,13 +20,10 @@ from enum import StrEnum
 from typing import Any
 
 from voicecoach.app.interrupt import (
-    ALIKE_ONSET,
-    ALIKE_STABLE_CHUNKS,
     BARGE_IN,
     OVER_ANSWERS,
-    STABLE_CHUNKS,
+    HeldCommand,
     coach_words,
-    first_interrupting,
     interrupt_command,
     is_coach_word,
     last_words,
@@ -138,7 +135,7 @@ class Listener:
         self.echo_cancelled = False
         """The session cleans the microphone of the coach's voice (audio.echo): barge-in on the cleaned signal."""
         self._interrupting = False
-        self._partial_command = ("", 0)
+        self._held = HeldCommand()
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
 
@@ -229,7 +226,7 @@ class Listener:
     def _interrupt_search(self, enabled: bool) -> None:
         self.recognizer.interrupt_only(enabled)  # resets; back to the search it had (warm-up commands or domain)
         self._interrupting = enabled
-        self._partial_command = ("", 0)
+        self._held.reset()
 
     def _interrupt(self, chunk: AudioChunk, near: bool) -> None:
         """The coach speaks and its voice is cancelled: only the interrupting commands, never its own words."""
@@ -239,13 +236,11 @@ class Listener:
         if final is not None:
             heard = final.text
             words = heard.split()
-            self._partial_command = ("", 0)
+            self._held.reset()
         else:  # a partial result only when the lifter may be speaking: Moonshine decodes to make one
             heard = self.recognizer.partial() if near else ""
-            candidate = first_interrupting(heard.split())
-            last, seen = self._partial_command
-            self._partial_command = (candidate, seen + 1 if candidate == last else 1)
-            words = [candidate] if candidate and self._partial_stable() else []
+            held = self._held.update(heard.split())
+            words = [held] if held else []
         # What it says now, and the end of its last reply (its "Okay, stopped." echoes into the next warm-up).
         spoken = coach_words(self.voice.saying) | coach_words(last_words(self._saying))
         for word in words:
@@ -260,11 +255,6 @@ class Listener:
             # The turn keeps all that was heard around the word: why the coach stopped, when it should not have.
             self.on_turn(Turn(heard, reply, self.recognizer.name, None, None))
             return
-
-    def _partial_stable(self) -> bool:
-        candidate, seen = self._partial_command
-        command = interrupt_command(candidate)
-        return seen >= (ALIKE_STABLE_CHUNKS if command is not None and command.value in ALIKE_ONSET else STABLE_CHUNKS)
 
     def _heard(self, transcript: Transcript) -> Turn | None:
         if transcript.empty or (

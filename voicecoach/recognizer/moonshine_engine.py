@@ -69,6 +69,18 @@ espeak-ng's "resume" ("missing", 3.6 nats over "Resume."), Festival's ("for assu
 Checked for false interruptions with benchmarks/bench_bargein.py (0: off)."""
 COMMAND_LEAD = 1.0
 """... and only if it beats the next command by this many nats: an unclear sound is no command."""
+INTERRUPT_COMMAND_MARGIN = 8.0
+INTERRUPT_COMMAND_LEAD = 2.0
+"""The same in the interrupt search (the coach speaks; the lifter's word cut out by its loud part): wider, and a
+clearer lead. Over gym babble 20 dB under the lifter, a command read as a short everyday word ("all" and "i'll" for
+espeak-ng's "pause", "it's kept" for Piper's "skip") scored the right command first, 2.5-4.6 nats clear of the next,
+but 5.4-7.8 nats under the model's own reading. Three echo-room recordings replayed as the room ran them
+(`benchmarks/replay_bargein.py DIR --continuous`; gym noise, gym noise, quiet; 57 + 60 + 60 lifter words, espeak-ng
+x2, Festival, Piper), with `interrupt.chunks_to_hold`, margin / lead: 4.5 / 1 (the quiet margin) 47 + 51 + 53;
+6 / 2 50 + 51 + 55; 8 / 2 53 + 54 + 56; 8 / 1 54 + 56 + 56; 10 / 1 54 + 56 + 58; no false interruption in any (the
+recordings' 30 s of warm-up without a lifter, 12 answers each). 8 / 2 was chosen on the first recording alone and
+checked on the others and offline (benchmarks/bench_bargein.py --engine moonshine --cancellers speex [--noise], 10
+min routine and 20 answers: no false detection); the wider ones wait for that check."""
 COMMAND_READING_WORDS = 2
 """... and only when the model's own reading has at most this many different words: a command misread ("missing",
 "for assume"), or a decoder loop on one ("to get to get to get to" for Piper's "skip", "f f f f f f"). More is a
@@ -363,9 +375,13 @@ class MoonshineRecognizer:
         heard = self.model.encode(samples)
         tokens = self.model.decode(heard, self._bias)
         text = normalise(self.model.text(tokens))
-        return self._command_or(text, heard, tokens) if ended else text
+        if not ended or not self._command_margin:
+            return text
+        return self._command_or(text, heard, tokens, margin=INTERRUPT_COMMAND_MARGIN, lead=INTERRUPT_COMMAND_LEAD)
 
-    def _command_or(self, text: str, heard: Encoded, tokens: list[int]) -> str:
+    def _command_or(
+        self, text: str, heard: Encoded, tokens: list[int], *, margin: float | None = None, lead: float = COMMAND_LEAD
+    ) -> str:
         """`text`, or the command the utterance is when `text` holds none (`COMMAND_MARGIN`, `COMMAND_LEAD`), judged
         against the model's readings of it: the biased one `text` came from (`tokens`) and the unbiased greedy one,
         decoded only now (against the biased alone, the beam's "what's what's what's" for "good" lost to "Stop.")."""
@@ -374,7 +390,8 @@ class MoonshineRecognizer:
             return text
         readings = [tokens, self.model.decode(heard)]
         choices = self._command_spellings
-        command = self.model.closest(heard, readings, choices, margin=self._command_margin, lead=COMMAND_LEAD)
+        margin = self._command_margin if margin is None else margin
+        command = self.model.closest(heard, readings, choices, margin=margin, lead=lead)
         return command or text
 
     def hearing(self) -> bool:
