@@ -259,7 +259,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)
     answers, false_over_answers = (
-        _stop_answers(args, session, voice, kb, words, (room, lifter), turns, mark) if args.answers else ({}, [])
+        _stop_answers(args, session, voice, kb, words, room, lifter, turns, mark) if args.answers else ({}, [])
     )
     session.stop()
     thread.join(5)
@@ -399,14 +399,14 @@ def _stop_answers(
     voice: Any,
     kb: Any,
     words: dict[str, dict[str, Path]],
-    room_and_lifter: tuple[Any, LifterLevel],
+    room: Any,
+    lifter: LifterLevel,
     turns: list[tuple[float, str]],
     mark: Any,
 ) -> tuple[dict[str, list[float | None]], list[str]]:
     """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never).
     A command acted on in those 4 s, before the lifter spoke ("faster" from gym babble), is a false interruption
     too, though the answer goes on: printed, and kept in `false_over_answers`."""
-    room, lifter = room_and_lifter
     texts = [f"{t.cause} {t.fix} {t.more}" for t in kb.topics]
     out: dict[str, list[float | None]] = {}
     false_over_answers: list[str] = []

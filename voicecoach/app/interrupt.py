@@ -61,7 +61,8 @@ class HeldCommand:
         candidate = first_interrupting(words)
         self.seen = self.seen + 1 if candidate == self.candidate else 1
         self.candidate = candidate
-        return candidate if candidate and self.seen >= chunks_to_hold(words) else ""
+        # chunks_to_hold is never under STABLE_CHUNKS: most chunks need not ask it (it reads the words again).
+        return candidate if candidate and self.seen >= STABLE_CHUNKS and self.seen >= chunks_to_hold(words) else ""
 
     def reset(self) -> None:
         self.candidate, self.seen = "", 0

@@ -378,7 +378,7 @@ class MoonshineRecognizer:
         heard = self.model.encode(samples)
         tokens = self.model.decode(heard, self._bias)
         text = normalise(self.model.text(tokens))
-        if not ended or not self._command_margin:
+        if not ended:
             return text
         return self._command_or(text, heard, tokens, margin=INTERRUPT_COMMAND_MARGIN, lead=INTERRUPT_COMMAND_LEAD)
 
