@@ -178,10 +178,17 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     assert stage is not None
     mark = _record(stage, Path(args.record)) if args.record else (lambda voice, word, path: None)
     turns: list[tuple[float, str]] = []
+    commands: list[str | None] = []
+    """The command of each turn: a word acted on twice is one miss (the second "pause" resumed the count)."""
+
+    def on_turn(turn: Any) -> None:
+        turns.append((time.monotonic(), turn.heard))
+        commands.append(turn.reply.intent)
+
     session = Session(
         kb, open_recognizer(build_domain(kb), engine=args.engine), voice, voice.synthesizer,
         ListenSettings(barge_in=True),
-        echo=stage, on_turn=lambda turn: turns.append((time.monotonic(), turn.heard)),
+        echo=stage, on_turn=on_turn,
         on_ignored=(lambda heard, why: print(f"  ignored {heard!r} ({why})")) if args.verbose else (lambda h, w: None),
     )  # fmt: skip
     if args.verbose:  # every final and changed partial result, as the listener sees them
@@ -242,6 +249,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             for word, check in checks:
                 if word == "skip":
                     time.sleep(1.5)
+                before = len(commands)
                 ended = say(room, files[word], lifter)
                 mark(voice_name, word, files[word])
                 if args.verbose:
@@ -251,10 +259,15 @@ def run(args: argparse.Namespace, audio: Path) -> int:
                         flush=True,
                     )
                 acted = wait_for(check, 1.5)
-                table.setdefault(voice_name, {}).setdefault(word, []).append(None if acted is None else acted - ended)
-                if acted is None and word in ("pause",):
-                    runner.handle(Command.PAUSE)  # so the next check (resume) still means something
                 time.sleep(1.0)
+                twice = commands[before:].count(word) > 1
+                undone = word == "pause" and not runner.paused
+                if acted is not None and (twice or undone):
+                    print(f"  {word} ({voice_name}) acted on twice or undone: a miss", flush=True)
+                    acted = None
+                table.setdefault(voice_name, {}).setdefault(word, []).append(None if acted is None else acted - ended)
+                if word == "pause" and not runner.paused:
+                    runner.handle(Command.PAUSE)  # so the next check (resume) still means something
             if session.warmup is not None:
                 session.post(Command.STOP)
                 wait_for(lambda: session.warmup is None, 3)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from voicecoach.app.interrupt import (  # noqa: E402
     OVER_ANSWERS,
     HeldCommand,
+    SameWord,
     interrupt_command,
     is_coach_word,
 )
@@ -43,6 +44,7 @@ from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
 from voicecoach.audio.echo_reference import Convergence, NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
 from voicecoach.audio.resample import resample  # noqa: E402
+from voicecoach.commands import Command  # noqa: E402
 from voicecoach.recognizer.base import Recognizer, Transcript  # noqa: E402
 from voicecoach.voice.base import words_around  # noqa: E402
 
@@ -238,8 +240,10 @@ def listen(
     engine: str = "pocketsphinx",
     over_answers: bool = False,
     command_margin: float | None = None,
+    trace: list[tuple[int, str, bool]] | None = None,
 ) -> list[Detection]:
-    """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results."""
+    """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results.
+    `trace` gets (sample, what was heard, near-end gate open) each time the search's reading changes."""
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text.domain import build_domain
     from voicecoach.text.knowledge import load
@@ -257,7 +261,7 @@ def listen(
         saying[s : min(e + RATE // 2, len(saying))] = i
     found: list[Detection] = []
     chunk = 480
-    rule = InterruptRule()
+    rule, same_word = InterruptRule(), SameWord()
     gate, convergence = NearEndGate(), Convergence()
     over = {command.value for command in OVER_ANSWERS}
     for at in range(0, len(cleaned) - chunk + 1, chunk):
@@ -274,10 +278,14 @@ def listen(
             around = words_around(text, (at - start) / RATE, (end - start) / RATE)
             spoken = set(around.lower().replace(",", " ").replace(".", " ").split())
         heard, commands = rule.commands(recognizer, final, near=near, spoken=spoken)
+        if trace is not None and heard and (not trace or trace[-1][1] != heard):
+            trace.append((at + chunk, heard, near))
         if over_answers:  # the listener's rule: only these mean something over an answer
             commands = [c for c in commands if c in over]
         if commands and near:
-            found.append(Detection(at + chunk, commands[0], heard))
+            if not same_word.again(command := Command(commands[0]), (at + chunk) / RATE):
+                same_word.acted(command, (at + chunk) / RATE)
+                found.append(Detection(at + chunk, commands[0], heard))
             recognizer.reset()
             rule.reset()
     return found

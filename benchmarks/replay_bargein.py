@@ -105,10 +105,11 @@ def heard_in_time(
 
 
 def continuous(
-    folder: Path, engine: str, placed: list[tuple[int, int, str, str]]
+    folder: Path, engine: str, placed: list[tuple[int, int, str, str]], misses: bool = False
 ) -> tuple[dict[str, list[bool]], list[str]]:
     """The recording replayed in one stream (see `--continuous`): per voice, each word heard or not; the false
-    interruptions (command and what it was read from)."""
+    interruptions (command and what it was read from). `misses`: print each word missed, with the search's
+    readings from 1 s before it to 1 s after (a "*" marks those read while the near-end gate was shut)."""
     from bench_bargein import Playback, listen
 
     mic, cleaned, reference = (
@@ -122,13 +123,18 @@ def continuous(
         if start is not None and not on and not nxt:  # the coach's clips: speech with gaps under 2 chunks
             spans.append((int(start), int(at), ""))
             start = None
-    found = listen(cleaned, Playback(reference, spans), mic, engine=engine)
+    trace: list[tuple[int, str, bool]] = []
+    found = listen(cleaned, Playback(reference, spans), mic, engine=engine, trace=trace)
     per_voice: dict[str, list[bool]] = {}
     used = set()
     for start, length, word, voice in placed:
         hits = [k for k, d in enumerate(found) if start - RATE // 5 <= d.sample <= start + length + RATE]
         used.update(hits)
         per_voice.setdefault(voice, []).append(any(found[k].word == word for k in hits))
+        if misses and not per_voice[voice][-1]:
+            readings = [f"{h!r}{'' if n else '*'}" for s, h, n in trace if start - RATE <= s <= start + length + RATE]
+            acted = [found[k].word for k in hits]
+            print(f"    missed {word!r} ({voice}) at {start / RATE:.1f} s, acted {acted}: {' '.join(readings)}")
     false = [f"{d.word} ({d.heard!r}) at {d.sample / RATE:.1f} s" for k, d in enumerate(found) if k not in used]
     return per_voice, false
 
@@ -170,7 +176,7 @@ def main() -> int:
             setattr(module, attribute, value)
         label = ", ".join(f"{attribute}={value:g}" for _, attribute, value in setting) or "as configured"
         if args.continuous:
-            per_voice, false = continuous(args.folder, args.engine, placed)
+            per_voice, false = continuous(args.folder, args.engine, placed, args.misses)
             total = sum(sum(v) for v in per_voice.values())
             cells = "  ".join(f"{voice} {sum(v)}/{len(v)}" for voice, v in per_voice.items())
             print(f"{label}: {total}/{len(placed)} acted on in the stream  ({cells}); false: {len(false)} {false}")

@@ -384,6 +384,17 @@ def test_with_echo_cancellation_the_warmup_is_steered_while_the_coach_counts() -
     assert [t.heard for t in turns] == ["pause", "skip", "slower"]
 
 
+def test_with_echo_cancellation_the_tail_of_a_word_acted_on_is_not_the_command_again() -> None:
+    listener, recognizer, _voice, turns, clock, warmup = warmup_over_cancelled_echo()
+    # "pause" taken from a partial result, then the fresh search reads the word's tail: "pause" again (the echo
+    # room: the second one resumed the count). A "pause" said after the coach reacted still counts.
+    recognizer.partials = {3: "pause", 4: "pause", 5: "pause"}
+    recognizer.script = {12: Transcript("pause", confidence=0.9), 70: Transcript("pause", confidence=0.9)}
+    feed(listener, clock, 72)
+    assert warmup.commands == [Command.PAUSE, Command.PAUSE]
+    assert len(turns) == 2
+
+
 def test_with_echo_cancellation_a_flickering_partial_is_not_a_command() -> None:
     listener, recognizer, _voice, _turns, clock, warmup = warmup_over_cancelled_echo()
     recognizer.partials = {3: "pause", 4: "to", 5: "pause", 6: "faster"}  # never stable for three chunks

@@ -42,7 +42,7 @@ class Command(StrEnum):
 KEYS: dict[str, Command] = {
     "p": Command.PAUSE,
     "r": Command.RESUME,
-    " ": Command.PAUSE,  # space toggles: the warm-up treats PAUSE while paused as RESUME
+    " ": Command.PAUSE,  # space toggles: RESUME while paused (`command_from_key`)
     "s": Command.SKIP,
     "n": Command.SKIP,
     "q": Command.STOP,
@@ -64,5 +64,8 @@ class CommandHandler(Protocol):
         ...
 
 
-def command_from_key(key: str) -> Command | None:
+def command_from_key(key: str, paused: bool = False) -> Command | None:
+    """The command of a key press; space pauses, or resumes when `paused`."""
+    if key == " " and paused:
+        return Command.RESUME
     return KEYS.get(key.lower()) if key else None

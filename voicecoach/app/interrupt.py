@@ -68,6 +68,28 @@ class HeldCommand:
         self.candidate, self.seen = "", 0
 
 
+SAME_WORD_SECONDS = 1.5
+"""The command just acted on, heard again within this long, is the same word: once a partial result's command is
+taken the search starts a fresh utterance, and the word's tail decodes as the command again (espeak-ng's "pause",
+0.3-0.5 s later: 2 of 12 pauses in each of two echo-room runs were acted on twice, and the second resumed the count).
+A lifter who means it twice waits for the coach to react first."""
+
+
+class SameWord:
+    """Tells a command heard again from the tail of the word already acted on (`SAME_WORD_SECONDS`)."""
+
+    def __init__(self) -> None:
+        self._last: Command | None = None
+        self._at = 0.0
+
+    def again(self, command: Command, now: float) -> bool:
+        """`command`, heard at `now`, is the word acted on last."""
+        return command is self._last and now - self._at < SAME_WORD_SECONDS
+
+    def acted(self, command: Command, now: float) -> None:
+        self._last, self._at = command, now
+
+
 def interrupt_command(word: str) -> Command | None:
     """The command a word from the interrupt search means: one of INTERRUPT, or a clipped or slurred spelling of
     exactly one of them. Moonshine's partial results cut words short ("rep", "ski", "repet") or misspell them

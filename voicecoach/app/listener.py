@@ -23,6 +23,7 @@ from voicecoach.app.interrupt import (
     BARGE_IN,
     OVER_ANSWERS,
     HeldCommand,
+    SameWord,
     coach_words,
     interrupt_command,
     is_coach_word,
@@ -136,6 +137,7 @@ class Listener:
         """The session cleans the microphone of the coach's voice (audio.echo): barge-in on the cleaned signal."""
         self._interrupting = False
         self._held = HeldCommand()
+        self._same_word = SameWord()
         self._lock = threading.Lock()
         voice.add_listener(self._on_speech)
 
@@ -249,6 +251,11 @@ class Listener:
                 continue
             if self.warmup is None and command not in OVER_ANSWERS:
                 continue
+            if self._same_word.again(command, now := self.clock.monotonic()):
+                self._interrupt_search(True)
+                self.on_ignored(heard, f"{command.value} again: the tail of the word acted on")
+                return
+            self._same_word.acted(command, now)
             self._act(command)
             self._interrupt_search(True)  # a fresh utterance for the next command (after _act switched searches)
             reply = Reply(word, command.value, 1.0, "", self.dialogue.state.topic)

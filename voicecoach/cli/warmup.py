@@ -134,7 +134,7 @@ def _run_aloud(
     if interactive:
         print(KEY_HELP, file=sys.stderr)
     try:
-        with read_keys(runner.handle) if interactive else contextlib.nullcontext():
+        with read_keys(runner.handle, paused=lambda: runner.paused) if interactive else contextlib.nullcontext():
             runner.run()
     except KeyboardInterrupt:
         runner.handle(Command.STOP)
@@ -145,7 +145,9 @@ def _run_aloud(
 
 
 @contextlib.contextmanager
-def read_keys(handle: Callable[[Command], bool], stream: TextIO | None = None) -> Iterator[None]:
+def read_keys(
+    handle: Callable[[Command], bool], stream: TextIO | None = None, paused: Callable[[], bool] = lambda: False
+) -> Iterator[None]:
     """Single key presses on a terminal become commands, from a background thread.
 
     cbreak (not raw) keeps Ctrl-C a signal and output newlines intact; the terminal is restored on
@@ -167,7 +169,7 @@ def read_keys(handle: Callable[[Command], bool], stream: TextIO | None = None) -
             key = os.read(fd, 1).decode("utf-8", "replace")
             if not key:
                 return  # end of input
-            command = command_from_key(key)
+            command = command_from_key(key, paused())
             if command is not None:
                 handle(command)
 

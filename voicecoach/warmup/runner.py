@@ -176,7 +176,9 @@ class WarmupRunner:
             return False
         now = self.clock.monotonic()
         if command is Command.PAUSE and self.paused:
-            command = Command.RESUME  # space toggles
+            # Already paused: a spoken "pause" heard twice (its tail decoded again) must not resume the count. The
+            # space key toggles in the key layer (`commands.command_from_key`), not here.
+            return False
         if command is Command.PAUSE:
             self._paused_at = now
         elif command is Command.RESUME:
