@@ -65,7 +65,7 @@ def test_defaults_when_no_file_is_found() -> None:
     assert config.voice.volume == 1.0
     assert config.listen.activation == "wake"
     assert config.listen.wake_word == "coach"
-    assert config.listen.barge_in is False
+    assert config.listen.barge_in is None  # automatic: on where measured (app.ear.listening_ear)
     assert config.log.turns is True and config.log.audio is False
     assert (config.log.max_kb, config.log.keep) == (1024, 3)
     assert config.engine.engine == "auto" and config.engine.model is None

@@ -125,3 +125,26 @@ def test_a_missing_output_device_is_one_clear_error(pulse_room: dict[str, str]) 
     with pytest.raises(AudioDeviceError) as error:
         DuplexMicrophone(None, "no such speaker", ReferenceBuffer())
     assert "\n" not in str(error.value) and "no such speaker" in str(error.value)
+
+
+def test_listen_turns_barge_in_on_by_default_only_where_it_was_measured(pulse_room: dict[str, str]) -> None:
+    from voicecoach.app.ear import listening_ear
+    from voicecoach.audio.echo import load_canceller
+
+    if load_canceller("speex-residual") is None:
+        pytest.skip("needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)")
+    status: list[str] = []
+    ear, why = listening_ear(None, "moonshine", None, None, status.append)
+    assert ear is not None and why == ""
+    with ear.microphone:
+        assert ear.duplex is not None and ear.canceller is not None and ear.canceller.name == "speex-residual"
+    assert status == ["barge-in: echo cancellation speex-residual, microphone and speaker in one stream"]
+    # Another engine, or a speaker that cannot share the microphone's stream: off, with the reason in one line.
+    for engine, output in (("pocketsphinx", None), ("moonshine", "no such speaker")):
+        ear, why = listening_ear(None, engine, None, output, status.append)
+        assert ear is None and why.startswith("barge-in off:") and "\n" not in why
+    assert "no such speaker" in why and len(status) == 1
+    assert listening_ear(False, "moonshine", None, None, status.append) == (None, "")
+    ear, why = listening_ear(True, "pocketsphinx", None, None, status.append)  # set on: on, whatever the engine
+    assert ear is not None and why == ""
+    ear.microphone.close()

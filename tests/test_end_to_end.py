@@ -246,8 +246,9 @@ def test_listen_with_moonshine_answers_a_clear_question_without_the_wake_word(
 def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
     pulse_room: dict[str, str], audio_fixture: Callable[[str], Path], room_recorder: RoomRecorder, tmp_path: Path
 ) -> None:
-    """`voicecoach listen --barge-in` as a user runs it: microphone and speaker in one stream, the coach's voice at
-    full level in the microphone (gym sink -> gym.monitor), and "stop" said over its answer ends the answer."""
+    """`voicecoach listen --engine moonshine` as a user runs it, barge-in on by default: microphone and speaker in
+    one stream, the coach's voice at full level in the microphone (gym sink -> gym.monitor), and "stop" said over
+    its answer ends the answer."""
     import os
 
     from voicecoach.audio.echo import load_canceller
@@ -259,7 +260,7 @@ def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
         pytest.skip("needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)")
     stop = tmp_path / "stop.wav"
     render_to_wav("stop", stop)
-    process = ListenProcess({**os.environ, **pulse_room}, "--engine", "moonshine", "--barge-in")
+    process = ListenProcess({**os.environ, **pulse_room}, "--engine", "moonshine")
     try:
         process.wait_listening()
         started = "".join(process.stderr)

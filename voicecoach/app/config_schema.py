@@ -81,7 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("wake", "always", "push"),
     ),
     Setting("listen.wake_word", "word", "coach", 'The word that wakes the coach (with activation = "wake").'),
-    Setting("listen.barge_in", "bool", False, "Let a lifter interrupt the coach while it speaks."),
+    Setting(
+        "listen.barge_in",
+        "bool",
+        None,
+        "Let a lifter interrupt the coach while it speaks. Not set: on where the echo room measured it (the moonshine"
+        " engine, microphone and speaker on one sound card, an echo canceller), else off.",
+        example=True,
+    ),
     Setting(
         "listen.clear_questions",
         "bool",
@@ -194,7 +201,8 @@ class AudioConfig:
 class ListenConfig:
     activation: Literal["wake", "always", "push"]
     wake_word: str
-    barge_in: bool
+    barge_in: bool | None
+    """None: automatic (`voicecoach.app.ear.listening_ear`)."""
     clear_questions: bool
 
 

@@ -1,7 +1,7 @@
 """Barge-in's ear: the microphone, the echo canceller and where its reference comes from, wired one way.
 
-`voicecoach listen --barge-in` and the echo-room benchmark (benchmarks/bargein_room.py) both build it here,
-so what the room measures is what the lifter gets.
+`voicecoach listen` (`listening_ear`: barge-in on where measured, or as set) and the echo-room benchmark
+(benchmarks/bargein_room.py) both build it here, so what the room measures is what the lifter gets.
 """
 
 from __future__ import annotations
@@ -86,3 +86,41 @@ def barge_in_ear(
     else:
         on_status(f"barge-in: echo cancellation {chosen.name}, {how}")
     return BargeInEar(microphone, chosen, reference, switch_when_moving=canceller == "auto")
+
+
+MEASURED_ENGINES = frozenset({"moonshine"})
+"""Engines whose interrupt search met barge-in's bar in the echo room (benchmarks/bargein_room.py, quiet, 4 voices:
+46 and 45 of 48 warm-up commands acted on within 1 s, 32 of 32 "stop"s silencing an answer within 0.5 s, nothing
+taken from a 10-minute warm-up and 20 answers with no lifter). With them barge-in is on unless set off."""
+
+
+def listening_ear(
+    setting: bool | None,
+    engine: str,
+    input_device: str | int | None,
+    output_device: str | int | None,
+    on_status: Callable[[str], None],
+) -> tuple[BargeInEar | None, str]:
+    """`voicecoach listen`'s ear: (barge-in's ear or None, why barge-in is off when not set and off ("" if on or set).
+    `setting` True / False forces it on / off; None (not set) turns it on only as measured: an engine of
+    MEASURED_ENGINES, microphone and speaker in one full-duplex stream (a fixed echo path) and a canceller that
+    loads. Otherwise the coach keeps its half-duplex rules (deaf while it speaks), which never hear its own voice."""
+    from voicecoach.errors import AudioDeviceError
+
+    if setting is False:
+        return None, ""
+    if setting is True:
+        return barge_in_ear(input_device, output_device, on_status), ""
+    if engine not in MEASURED_ENGINES:
+        return None, f"barge-in off: measured with the moonshine engine, not {engine} (--barge-in turns it on)"
+    lines: list[str] = []
+    try:
+        ear = barge_in_ear(input_device, output_device, lines.append, streams="duplex")
+    except AudioDeviceError as err:
+        return None, f"barge-in off: microphone and speaker do not run as one stream ({err})"
+    if ear.canceller is None:
+        ear.microphone.close()  # the plain microphone opens the device again
+        return None, "barge-in off: no echo canceller loads (apt-get install libspeexdsp1)"
+    for line in lines:
+        on_status(line)
+    return ear, ""

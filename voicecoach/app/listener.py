@@ -70,8 +70,8 @@ class ListenSettings:
     barge_in: bool = False
     """Let the lifter cut in while the coach speaks. With the session's echo canceller (audio.echo) the
     interrupting commands (INTERRUPT) are heard on the cleaned signal; without one only "stop" (BARGE_IN), and
-    the coach's own voice then decodes as command words (measured). Off by default: benchmarks/bench_bargein.py
-    and bargein_room.py show no false interruptions but fewer than 9 of 10 commands heard."""
+    the coach's own voice then decodes as command words (measured). `voicecoach listen` turns it on where the
+    echo room measured it (`voicecoach.app.ear.listening_ear`)."""
 
 
 @dataclass(frozen=True)

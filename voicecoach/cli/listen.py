@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -38,9 +39,10 @@ def register(sub: Any) -> None:
     listen.add_argument("--verbose", action="store_true", help="log every utterance heard and why it was ignored")
     listen.add_argument(
         "--barge-in",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help='let "stop" interrupt the coach (needs echo cancellation)',
+        help='let "stop", "pause", "skip" ... cut in while the coach speaks (default: on with the moonshine engine '
+        "when microphone and speaker run as one stream with an echo canceller)",
     )
     listen.add_argument(
         "--clear-questions",
@@ -99,7 +101,7 @@ def run_answer(args: argparse.Namespace) -> int:
 def run_listen(args: argparse.Namespace) -> int:
     """The live session until Ctrl-C (SIGINT) or SIGTERM (systemd's stop). Either ends it within 2 s with the
     summary line and exit status 0: stopping the coach is its normal end, not a failure."""
-    from voicecoach.app.ear import barge_in_ear
+    from voicecoach.app.ear import listening_ear
     from voicecoach.app.listener import Activation, ListenSettings
     from voicecoach.app.session import Session, SessionState
     from voicecoach.app.turnlog import TurnRecorder
@@ -115,7 +117,6 @@ def run_listen(args: argparse.Namespace) -> int:
     settings = ListenSettings(
         activation=Activation(config.listen.activation),
         wake_word=config.listen.wake_word,
-        barge_in=config.listen.barge_in,
         clear_questions=config.listen.clear_questions,
     )
     how = {
@@ -149,8 +150,13 @@ def run_listen(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"voicecoach: {state.value.replace('_', ' ')}", file=sys.stderr, flush=True)
 
-    ear = barge_in_ear(config.audio.input, config.audio.output, on_status) if settings.barge_in else None
+    ear, why_off = listening_ear(
+        config.listen.barge_in, recognizer.name, config.audio.input, config.audio.output, on_status
+    )
+    settings = dataclasses.replace(settings, barge_in=ear is not None)
     with ear.microphone if ear is not None else Microphone(config.audio.input) as mic:
+        if why_off:  # once the microphone opened: without one, its own error is the one line to read
+            on_status(why_off)
         duplex = ear.duplex if ear is not None else None
         voice = open_voice(config.audio.output, voice_of(config), out=None if args.json else sys.stdout, duplex=duplex)
         # The warm-up renders with the voice's own synthesiser (and its cache); without sound, with a new one.
