@@ -65,7 +65,9 @@ def main() -> None:
     parser.add_argument("--noise-seconds", type=float, default=600.0, help="gym noise for the false-wake part")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--latency-count", type=int, default=5)
-    parser.add_argument("--room-engine", help="the engine `voicecoach listen` runs in the idle part (default: its own)")
+    parser.add_argument(
+        "--room-engine", help="the engine `voicecoach listen` runs in the latency and idle parts (default: its own)"
+    )
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     args = parser.parse_args()
     parts = [p.strip() for p in args.part.split(",") if p.strip()]
@@ -166,7 +168,8 @@ def run(args: argparse.Namespace, parts: list[str], workdir: Path) -> None:
     if "latency" in parts:
         rng = random.Random(args.seed)
         picks = [rng.choice([q for q in questions if q[1] == topic]) for topic in sorted(topics)]
-        room.run_latency(speaker, picks[: args.latency_count], workdir, summary, default_engine)
+        room.run_latency(speaker, picks[: args.latency_count], workdir, summary, args.room_engine or default_engine,
+                         chosen=args.room_engine is not None)  # fmt: skip
     if "idle" in parts and noise is not None:
         room.run_idle(noise, args.idle_seconds, workdir, summary, args.room_engine or default_engine,
                       chosen=args.room_engine is not None)  # fmt: skip

@@ -67,8 +67,15 @@ def wait_quiet(recorder: Any, mark: int, *, quiet: float = 1.5, timeout: float =
 
 
 def run_latency(
-    speaker: Speaker, questions: list[tuple[str, str]], workdir: Path, summary: Summary, engine: str
+    speaker: Speaker,
+    questions: list[tuple[str, str]],
+    workdir: Path,
+    summary: Summary,
+    engine: str,
+    *,
+    chosen: bool = False,
 ) -> None:
+    """`chosen`: run `voicecoach listen --engine ENGINE` (with moonshine, barge-in on: one duplex stream)."""
     header("5. end of question to first reply sound (voicecoach listen --json in a PulseAudio room)")
     conftest = _tests_module("conftest")
     e2e = _tests_module("test_end_to_end")
@@ -82,9 +89,10 @@ def run_latency(
     with pulse_room() as env:
         recorder = conftest.RoomRecorder()
         recorder.wait_until_live()
-        process = e2e.ListenProcess(env)
+        process = e2e.ListenProcess(env, *(["--engine", engine] if chosen else []))
         try:
             process.wait_listening()
+            print("".join(line for line in process.stderr if "barge-in" in line), end="")
             time.sleep(5.0)  # PulseAudio capture starts ~2 s after the stream opens
             start = recorder.position()
             for path in files:
