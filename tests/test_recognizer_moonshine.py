@@ -125,10 +125,48 @@ def test_moonshine_hears_a_spoken_knee_question(moonshine: Recognizer, audio_fix
 
 
 @needs_model
-def test_the_domain_bias_and_the_beam_together_hear_the_knee(audio_fixture: Callable[[str], Path]) -> None:
+def test_a_question_is_decoded_during_its_closing_silence_not_after_it(
+    moonshine: Recognizer, audio_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open search decodes an utterance once HEARD_QUIET_FRAMES of silence followed it; when the endpointer
+    closes it (CLOSING_FRAMES) the words are ready: no decode at the close (the reply waited for it before)."""
+    from voicecoach.recognizer import moonshine_engine
+    from voicecoach.recognizer.endpoint import CLOSING_FRAMES
+
+    assert moonshine_engine.HEARD_QUIET_FRAMES < CLOSING_FRAMES
+    assert isinstance(moonshine, moonshine_engine.MoonshineRecognizer)
+    moonshine.reset()
+    encodes: list[int] = []  # the chunk during which each decode of the utterance started
+    encode = moonshine.model.encode
+    monkeypatch.setattr(moonshine.model, "encode", lambda samples: encodes.append(fed) or encode(samples))
+    chunks = list(wav_to_chunks(audio_fixture("why does my knee hurt on the leg press"), trailing_silence=1.0))
+    heard, fed, closed = None, 0, 0
+    for fed, chunk in enumerate(chunks):
+        heard = moonshine.accept(chunk)
+        if heard is not None:
+            closed = fed
+            break
+    assert heard is not None and "knee" in heard.text.split(), heard
+    assert encodes and max(encodes) < closed, (encodes, closed)  # the last decode came before the close
+    # ... and it heard what a decode at the close hears with the same samples (the utterance through 90 ms of
+    # its silence): the early result is not a guess.
+    moonshine.reset()
+    monkeypatch.setattr(moonshine_engine, "HEARD_QUIET_FRAMES", 10_000)  # never early, never cut
+    late = transcribe_chunks(moonshine, chunks[: max(encodes) + 1])  # up to 90 ms of silence; finish() decodes
+    assert [t.text for t in late] == [heard.text]
+
+
+@needs_model
+def test_the_domain_bias_and_the_beam_together_hear_the_knee(
+    audio_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Neither alone: greedy decoding commits to "my name's" at the first token, and unbiased the model hears
-    "my lean third". The beam keeps "my knees" alive until the bias's later tokens pay for it."""
+    "my lean third". The beam keeps "my knees" alive until the bias's later tokens pay for it. (On the whole
+    utterance with its 300 ms closing silence, as measured: through 150 ms of it, greedy heard "knees" here.)"""
+    from voicecoach.recognizer import moonshine_engine
     from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+
+    monkeypatch.setattr(moonshine_engine, "HEARD_QUIET_FRAMES", 10_000)
 
     domain = build_domain(knowledge.load())
     wav = audio_fixture("hey coach my knees hurt after squats")

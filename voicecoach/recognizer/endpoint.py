@@ -147,12 +147,23 @@ class Endpointer:
             self._opening = []
             return audio
         self._quiet_run = 0 if heard else self._quiet_run + 1
-        # How long the lifter has spoken so far: from the start window to the last frame heard.
-        length = self._frames - self._quiet_run - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
-        closing = CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES
-        if self._quiet_run >= (QUICK_CLOSING_FRAMES if self.quick else closing):
+        if self._quiet_run >= self.closing_frames:
             self.in_speech = False
         return frame
+
+    @property
+    def closing_frames(self) -> int:
+        """The silence that will end the open utterance (QUICK_, SHORT_ or CLOSING_FRAMES)."""
+        if self.quick:
+            return QUICK_CLOSING_FRAMES
+        # How long the lifter has spoken so far: from the start window to the last frame heard.
+        length = self._frames - self._quiet_run - round(self.speech_start / FRAME_SECONDS) - PREROLL_FRAMES
+        return CLOSING_FRAMES if length >= SHORT_FRAMES else SHORT_CLOSING_FRAMES
+
+    @property
+    def quiet_frames(self) -> int:
+        """Frames since the last one heard as the lifter's, in an open utterance (its closing silence so far)."""
+        return self._quiet_run
 
     def end_stream(self) -> None:
         """The stream ended: close an open utterance (its audio has all been returned already)."""
@@ -201,6 +212,16 @@ class StreamEndpointer:
     def room_db(self) -> float:
         """The room's noise floor (`NoiseFloor`) in dB full scale (digital silence: -140)."""
         return 20 * math.log10(self._floor.level / 32768 + 1e-7)
+
+    @property
+    def quiet_frames(self) -> int:
+        """See `Endpointer.quiet_frames`."""
+        return self._endpointer.quiet_frames
+
+    @property
+    def closing_frames(self) -> int:
+        """See `Endpointer.closing_frames`."""
+        return self._endpointer.closing_frames
 
     def set_quick(self, quick: bool) -> None:
         self.quick = self._endpointer.quick = quick
