@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import signal
 import sys
@@ -114,16 +113,6 @@ def run_listen(args: argparse.Namespace) -> int:
     kb = knowledge.load(config.knowledge.kb)
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    settings = ListenSettings(
-        activation=Activation(config.listen.activation),
-        wake_word=config.listen.wake_word,
-        clear_questions=config.listen.clear_questions,
-    )
-    how = {
-        "wake": f'say "{settings.wake_word}", then your question',
-        "always": "just ask",
-        "push": "press Enter, then ask",
-    }[settings.activation]
 
     def on_status(message: str) -> None:
         print(f"voicecoach: {message}", file=sys.stderr, flush=True)
@@ -153,7 +142,17 @@ def run_listen(args: argparse.Namespace) -> int:
     ear, why_off = listening_ear(
         config.listen.barge_in, recognizer.name, config.audio.input, config.audio.output, on_status
     )
-    settings = dataclasses.replace(settings, barge_in=ear is not None)
+    settings = ListenSettings(
+        activation=Activation(config.listen.activation),
+        wake_word=config.listen.wake_word,
+        barge_in=ear is not None,
+        clear_questions=config.listen.clear_questions,
+    )
+    how = {
+        "wake": f'say "{settings.wake_word}", then your question',
+        "always": "just ask",
+        "push": "press Enter, then ask",
+    }[settings.activation]
     with ear.microphone if ear is not None else Microphone(config.audio.input) as mic:
         if why_off:  # once the microphone opened: without one, its own error is the one line to read
             on_status(why_off)
