@@ -177,18 +177,12 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     stage = ear.stage(voice)
     assert stage is not None
     mark = _record(stage, Path(args.record)) if args.record else (lambda voice, word, path: None)
-    turns: list[tuple[float, str]] = []
-    commands: list[str | None] = []
-    """The command of each turn: a word acted on twice is one miss (the second "pause" resumed the count)."""
-
-    def on_turn(turn: Any) -> None:
-        turns.append((time.monotonic(), turn.heard))
-        commands.append(turn.reply.intent)
-
+    turns: list[Any] = []
+    """Every turn the session took (`Turn`): what was heard, and the command (a word acted on twice is one miss)."""
     session = Session(
         kb, open_recognizer(build_domain(kb), engine=args.engine), voice, voice.synthesizer,
         ListenSettings(barge_in=True),
-        echo=stage, on_turn=on_turn,
+        echo=stage, on_turn=turns.append,
         on_ignored=(lambda heard, why: print(f"  ignored {heard!r} ({why})")) if args.verbose else (lambda h, w: None),
     )  # fmt: skip
     if args.verbose:  # every final and changed partial result, as the listener sees them
@@ -219,8 +213,8 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     wall0 = time.monotonic()
     session.post(Command.START_WARMUP)
     time.sleep(args.quiet_seconds)
-    false = list(turns)
-    print(f"no lifter, {args.quiet_seconds:g} s of the warm-up: {len(false)} interruptions {[t for _, t in false]}")
+    false = [t.heard for t in turns]
+    print(f"no lifter, {args.quiet_seconds:g} s of the warm-up: {len(false)} interruptions {false}")
     print(f"process CPU while the coach counts (recogniser + canceller + player): "
           f"{100 * (time.process_time() - cpu0) / (time.monotonic() - wall0):.1f}% of one core; "
           f"measured delay {stage.delay.offset * 1000:.0f} ms")  # fmt: skip
@@ -249,18 +243,18 @@ def run(args: argparse.Namespace, audio: Path) -> int:
             for word, check in checks:
                 if word == "skip":
                     time.sleep(1.5)
-                before = len(commands)
+                before = len(turns)
                 ended = say(room, files[word], lifter)
                 mark(voice_name, word, files[word])
                 if args.verbose:
-                    lately = [t for _, t in turns][-3:]
+                    lately = [t.heard for t in turns][-3:]
                     print(
                         f"  said {word} ({voice_name}), ended at monotonic {ended:.2f}; turns so far {lately}",
                         flush=True,
                     )
                 acted = wait_for(check, 1.5)
                 time.sleep(1.0)
-                twice = commands[before:].count(word) > 1
+                twice = [t.reply.intent for t in turns[before:]].count(word) > 1
                 undone = word == "pause" and not runner.paused
                 if acted is not None and (twice or undone):
                     print(f"  {word} ({voice_name}) acted on twice or undone: a miss", flush=True)
@@ -300,7 +294,7 @@ def run(args: argparse.Namespace, audio: Path) -> int:
     if args.json:
         heard = {v: {w: [d for d in ds] for w, ds in per.items()} for v, per in table.items()}
         figures = {
-            "false": [t for _, t in false], "acted": heard, "answers": answers, "canceller": stage.name,
+            "false": false, "acted": heard, "answers": answers, "canceller": stage.name,
             "false_over_answers": false_over_answers,
             "streams": args.streams, "noise_snr": args.noise_snr,
         }  # fmt: skip
@@ -414,7 +408,7 @@ def _stop_answers(
     words: dict[str, dict[str, Path]],
     room: Any,
     lifter: LifterLevel,
-    turns: list[tuple[float, str]],
+    turns: list[Any],
     mark: Any,
 ) -> tuple[dict[str, list[float | None]], list[str]]:
     """ "stop" said 4 s into long answers: seconds from the word's end until the player went silent (None: never).
@@ -429,7 +423,7 @@ def _stop_answers(
             session.listener._say(texts[(number + k) % len(texts)])  # as an answer: the listener's own say
             before = len(turns)
             time.sleep(4.0)
-            if acted := [t for _, t in turns[before:]]:
+            if acted := [t.heard for t in turns[before:]]:
                 false_over_answers.extend(acted)
                 print(f"  acted on {acted} over an answer before the lifter spoke ({voice_name})")
             if not voice.speaking:  # cut short before the lifter spoke: the coach interrupted itself
