@@ -2,7 +2,7 @@
 
 Usage (from the repository root; the noise tool and CLINC150 come from ../shared beside the checkout):
     .venv/bin/python benchmarks/bench_ear.py [--engines pocketsphinx,moonshine,vosk,whisper]
-        [--conditions quiet,20,10] [--paths answer,listen] [--limit N] [--ood 40] [--jobs 2]
+        [--conditions quiet,20,10] [--paths answer,listen] [--kinds knee,commands] [--limit N] [--ood 40] [--jobs 2]
         [--workdir DIR] [--bias 2.0] [--beam 4] [--readings 4.0] [--json] [--verbose] [--outcomes FILE]
 
 The set: every line of tests/data/heldout.tsv (phrasings written apart from intents/, never in the knowledge
@@ -259,6 +259,9 @@ def main() -> None:
     parser.add_argument("--conditions", default="quiet,20,10", help="quiet and/or SNRs in dB")
     parser.add_argument("--paths", default="answer,listen")
     parser.add_argument("--limit", type=int, help="only the first N held-out lines (a quick look)")
+    parser.add_argument(
+        "--kinds", default="knee,commands", help="which held-out lines: knee questions and/or commands (and follow-ups)"
+    )
     parser.add_argument("--ood", type=int, default=40, help="CLINC150 queries in the out-of-domain sample")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--workdir", help="keep the rendered WAVs here (default: a temporary folder)")
@@ -303,7 +306,8 @@ def main() -> None:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        rows = heldout()[: args.limit]
+        kinds = {k.strip() for k in args.kinds.split(",")}
+        rows = [row for row in heldout() if ("knee" if row[1] in topics else "commands") in kinds][: args.limit]
         ood = [(text, None) for text, _ in ood_texts(args.ood, args.seed)] if args.ood else []
         texts = [t for t, _ in rows]
         asked = [*texts, *(t for t, _ in ood)]

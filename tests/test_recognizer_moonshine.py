@@ -624,3 +624,63 @@ def test_the_open_search_does_not_loop_on_what_it_heard_first(tmp_path: Path) ->
 
     assert heard("hey coach, help me") == "hey coach help me"
     assert heard("hey coach, stop stop stop stop").split().count("stop") <= 4
+
+
+def test_command_readings_keep_the_wake_word_and_the_courtesy_and_score_every_command_name() -> None:
+    """`command_readings` without the model: the phrasings nearest in spelling, and each command's own name, are
+    scored behind the wake word the reading began with, "please" kept; those within `WITHIN` come back closest
+    first, no further than the reading itself."""
+    from voicecoach.recognizer.command_readings import WITHIN, command_readings
+
+    spelled: list[str] = []
+
+    def spell(text: str) -> list[int]:
+        spelled.append(text)
+        return [len(spelled)]
+
+    scores = {"hey coach boss please": -10.0, "hey coach pause please": -12.0, "hey coach quieter please": -9.0}
+
+    def score(rows: list[list[int]]) -> list[float]:
+        return [scores.get(spelled[row[0] - 1], -30.0) for row in rows]
+
+    phrasings = ["pause", "yes please", "stop"]
+    found = command_readings("hey coach boss please", phrasings, frozenset({"coach"}), spell, score, ("quieter",))
+    assert found == [("hey coach quieter please", 0.0), ("hey coach pause please", 2.0)]
+    assert all(text.startswith("hey coach ") for text in spelled), spelled
+    assert "hey coach pause" in spelled and "hey coach yes please" in spelled
+    assert all(behind <= WITHIN for _, behind in found)
+    for heard in ("hey coach my knee hurts", "hey coach hey hey", "why does my knee hurt after squats on monday"):
+        spelled.clear()
+        assert command_readings(heard, phrasings, frozenset({"coach"}), spell, score) == [], heard
+        assert not spelled, heard  # nothing scored: a knee question, the model looping, a long sentence
+
+
+@needs_model
+def test_a_short_command_the_beam_misread_is_scored_whole_among_the_commands(tmp_path: Path) -> None:
+    """espeak-ng's "hey coach, cancel it": the beam reads "hey coke can't sleep" and its close readings hold no
+    command; scored whole, the knowledge base's "cancel" is as likely, and the dialogue stops. Without the command
+    readings it heard "no"."""
+    from voicecoach.audio.chunks import read_wav
+    from voicecoach.recognizer.base import other_readings
+    from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
+    from voicecoach.text.dialogue import Dialogue
+
+    kb = knowledge.load()
+    path = tmp_path / "cancel.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), "hey coach, cancel it"], check=True)
+    silence = np.zeros(8_000, np.int16)
+    audio = np.concatenate([silence, read_wav(path), silence, silence])
+
+    def intent(score_commands: bool) -> tuple[str | None, list[tuple[str, float]]]:
+        engine = MoonshineRecognizer(build_domain(kb), score_commands=score_commands)
+        transcripts = transcribe_chunks(engine, samples_to_chunks(audio))
+        heard = " ".join(t.text for t in transcripts)
+        others = other_readings(transcripts)
+        after = heard.split(" ", 2)[-1]  # the listening loop drops the wake word
+        woken = [(text.split(" ", 2)[-1], behind) for text, behind in others]
+        return Dialogue(kb).turn(after, others=woken).intent, others
+
+    with_commands, others = intent(True)
+    assert with_commands == "stop", others
+    without, others = intent(False)
+    assert without != "stop", others

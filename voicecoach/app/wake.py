@@ -12,14 +12,11 @@ from collections.abc import Sequence
 from voicecoach.recognizer.base import Reading, Transcript
 from voicecoach.recognizer.knee_readings import AFTER_WAKE
 from voicecoach.text.readings import ReadingChoice
+from voicecoach.text.words import WAKE_ALIKES
 
 WAKE_WITHIN_WORDS = 3
 """The wake word counts among the first this many words ("hey coach ...", and "do you coach ..." when the
 recogniser mishears "hey"): in the first three, 2.5 points fewer questions lost, no more false wakes (measured)."""
-WAKE_ALIKES = {"coach": frozenset({"coke", "coat", "cole", "code", "cove", "colt", "coachy", "coaches", "co"})}
-"""What Moonshine writes for "coach" when it is unsure, most of all in gym noise ("hey coke, my knees hurt ..."): a
-wake word heard so counts only when what follows is a clear request, as a wake word of low confidence does. Read off
-the listen path of benchmarks/bench_ear.py (questions and commands lost to activation, four voices)."""
 
 
 class WakeWord:

@@ -43,3 +43,9 @@ def generic(token: str) -> bool:
 
 def token_weight(token: str, idf: float) -> float:
     return idf * FUNCTION_WORD_WEIGHT if token in FUNCTION_STEMS else idf
+
+
+WAKE_ALIKES = {"coach": frozenset({"coke", "coat", "cole", "code", "cove", "colt", "coachy", "coaches", "co"})}
+"""What Moonshine writes for "coach" when it is unsure, most of all in gym noise ("hey coke, my knees hurt ..."): a
+wake word heard so counts only when what follows is a clear request, as a wake word of low confidence does. Read off
+the listen path of benchmarks/bench_ear.py (questions and commands lost to activation, four voices)."""
