@@ -317,3 +317,18 @@ def test_warning_signs_without_the_knee_named_are_asked_back(dialogue: Dialogue)
     assert reply.intent == "clarify" and reply.topic == "knee_pain_red_flag"
     assert dialogue.turn("yes").intent == "knee_pain_red_flag"  # one word and the warning is given
     assert Dialogue(dialogue.kb).turn("my knee is hot and swollen").intent == "knee_pain_red_flag"
+
+
+@pytest.mark.parametrize(
+    ("heard", "answered"),
+    [
+        ("my knee hot weed", False),  # espeak-ng's "my knees are weak" in 20 dB gym noise
+        ("knee more about hot", False),  # "tell me more about that"
+        ("my knee gets away when i walk", True),  # "my knee gives way when i walk": close to a warning sign
+        ("my knee is locked", True),
+    ],
+)
+def test_warning_advice_needs_something_like_a_warning_sign(dialogue: Dialogue, heard: str, answered: bool) -> None:
+    reply = Dialogue(dialogue.kb).turn(heard)
+    assert reply.topic == "knee_pain_red_flag", reply
+    assert (reply.intent == "knee_pain_red_flag") == answered, reply

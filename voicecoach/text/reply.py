@@ -150,8 +150,9 @@ def _warning_without_the_knee(matcher: Matcher, intent: str, heard: str) -> bool
     """Warning-sign advice without the knee named: asked back, as a hip pops, a lifter runs hot, an ankle swells.
     Spoken out-of-domain questions, listen loop, 20 dB gym noise: "my hip pops when i squat" heard "am i a bit hot
     when i squat" got the warning; held-out warning-sign questions answered without the knee named, 4 voices: none
-    quiet or at 20 dB, 2 of 60 at 10 dB (benchmarks/bench_ear.py)."""
-    return intent == RED_FLAG and not matcher.names_the_knee(heard)
+    quiet or at 20 dB, 2 of 60 at 10 dB (benchmarks/bench_ear.py). Nor without something like a warning sign
+    (`Matcher.sounds_like_a_warning`): "my knee hot weed" (for "my knees are weak") got the warning."""
+    return intent == RED_FLAG and not (matcher.names_the_knee(heard) and matcher.sounds_like_a_warning(heard))
 
 
 def _something_else_hurts(matcher: Matcher, heard: str) -> bool:
