@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz import fuzz, process
 
+from voicecoach.recognizer.knee_readings import KNEE_WORDS
+
 FIRST_WORDS = 3
 """The wake word is looked for among this many words: the phrasing is scored behind the words up to it."""
 MAX_WORDS = 3
@@ -23,7 +25,6 @@ the model finds a short command as likely as its own words: "our sissy squat sta
 listen loop quiet 90.3 -> 88.7% right)."""
 NEAREST = 12
 """How many phrasings, nearest in spelling (`rapidfuzz.fuzz.ratio`) to a run of the reading's words, are scored."""
-KNEE_WORDS = frozenset({"knee", "knees"})
 LEAD_INS = frozenset({"hey", "hi", "okay", "ok"})
 COURTESY = frozenset({"please", "coach", "now", "thanks"})
 WITHIN = 4.0
@@ -57,7 +58,7 @@ def command_readings(
     words = reading.split()
     lead = words[: lead_length(words, wake_words)]
     rest = words[len(lead) :]
-    if not rest or len(rest) > MAX_WORDS or " ".join(rest) in phrasings or KNEE_WORDS & set(rest):
+    if not rest or len(rest) > MAX_WORDS or " ".join(rest) in phrasings or any(w in KNEE_WORDS for w in rest):
         return []
     if set(rest) <= wake_words | LEAD_INS:
         return []  # "hey coach hey hey": the model looping on the wake word, no command to score

@@ -27,13 +27,13 @@ from voicecoach.text.words import FUNCTION_STEMS, KNEE_WORDS, generic, token_wei
 RED_FLAG = "knee_pain_red_flag"
 
 DEFAULT_THRESHOLD = 0.45
+"""Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
 WARNING_NEAR = 75
 """How close (`rapidfuzz.fuzz.partial_ratio`, 0-100) a reading must come to a warning sign's words to count as
 naming one (`Matcher.sounds_like_a_warning`). Read off the listen loop of benchmarks/bench_ear.py: the warning
 questions answered with misheard signs scored 78-93 ("my knee gets away when i walk", "my knee keeps tuckling",
 "my knee won't straight"); the other questions that got the warning 59-62 ("my knee hot weed" for "my knees are
 weak", "knee more about hot" for "tell me more about that"); held-out questions for other topics 50-71."""
-"""Below this confidence the answer is `unknown`. Tuned on CLINC150 train/val and the examples."""
 UNNAMED_TOPIC_UNSEEN = 1
 """A knee topic asked without naming the knee may have at most this many words the knowledge base never uses:
 "are sissy squats safe" (one) is a question for the coach, "how long should a cold last before I call a
