@@ -26,6 +26,7 @@ from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.errors import VoicecoachError
+from voicecoach.heap import give_back
 from voicecoach.recognizer.base import Recognizer
 from voicecoach.text.dialogue import Dialogue
 from voicecoach.text.knowledge import KnowledgeBase
@@ -214,6 +215,8 @@ class Session:
         if state is not self.state:
             self.state = state
             self.on_state(state)
+            if state is SessionState.LISTENING:
+                give_back()  # the answer's and the decode's buffers, freed while the coach spoke
 
     def _feed(self, source: AudioSource) -> None:
         """The microphone's thread: chunks onto the queue, never into the recogniser."""

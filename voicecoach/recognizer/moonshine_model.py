@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.errors import ModelError
+from voicecoach.heap import keep_large_buffers_out_of_the_heap
 from voicecoach.recognizer.moonshine_tokens import WORD_START, ContextBias, Tokenizer, read_tokens
 
 MODEL_PACKAGE = "moonshine_voice"
@@ -81,30 +82,6 @@ def repeating(tokens: tuple[int, ...], copies: int) -> list[int]:
         if all(tokens[len(tokens) - period * (k + 1) : len(tokens) - period * k] == run for k in range(1, copies)):
             banned.append(run[0])
     return banned
-
-
-MMAP_THRESHOLD_BYTES = 4 << 20
-TRIM_THRESHOLD_BYTES = 8 << 20
-"""glibc's malloc raises its mmap threshold to the size of the largest block freed, so once ONNX Runtime freed a
-model file's bytes (30 MB) after the load, blocks up to 32 MB came from the heap, and the holes they left stayed in
-the process: fixing the threshold at MMAP_THRESHOLD_BYTES gives the load's big buffers back when freed. Measured on
-2 cores (x86-64), `voicecoach listen --engine moonshine` started, nothing decoded: peak (VmHWM) 177.5 -> 161.6 MB
-with this change alone. A fixed threshold also fixes the heap's trim threshold at 128 kB, and giving memory back
-after every decode cost 12% more decode time, so it is fixed at TRIM_THRESHOLD_BYTES (decode time as before, the
-same peak). Decoding's own buffers (the logits about 1 MB, the encoder's attention up to 3.5 MB for an 8 s
-utterance) stay in the heap."""
-
-
-def keep_large_buffers_out_of_the_heap() -> None:
-    """Fix glibc's mmap and trim thresholds (see MMAP_THRESHOLD_BYTES); elsewhere (musl, macOS) nothing changes."""
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(-3, MMAP_THRESHOLD_BYTES)  # M_MMAP_THRESHOLD
-    mallopt(-1, TRIM_THRESHOLD_BYTES)  # M_TRIM_THRESHOLD
 
 
 SCORED_TOGETHER = 16
