@@ -12,7 +12,7 @@ word comes while the coach speaks: "resume" over the reply to "pause"), with the
 final results (`bench_bargein.InterruptRule`). A word counts as heard when its own command comes within 1 s of its
 end. Commands found ahead of the word are dropped: live, the listener's rule for the coach's own words and the
 near-end gate judge those, and neither is replayed here (so a word lost live to those rules is heard here).
-`--set moonshine_engine.LOUD_SPAN_LEAD_SECONDS=0.15,0.3` replays once per value (any module-level number under
+`--set speech_spans.LOUD_SPAN_LEAD_SECONDS=0.15,0.3` replays once per value (any module-level number under
 voicecoach.recognizer, or under voicecoach as `app.interrupt.STABLE_CHUNKS`), for an A/B on the same audio.
 
 `--continuous` replays the whole recording as the room ran it instead: the cleaned microphone in one stream through

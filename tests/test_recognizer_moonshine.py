@@ -15,9 +15,10 @@ import pytest
 from voicecoach.audio.chunks import samples_to_chunks, wav_to_chunks
 from voicecoach.errors import ModelError
 from voicecoach.recognizer import Recognizer, open_recognizer, transcribe_chunks
-from voicecoach.recognizer.moonshine_engine import bias_words, loud_span, normalise
+from voicecoach.recognizer.moonshine_engine import bias_words, normalise
 from voicecoach.recognizer.moonshine_model import bundled_model_dir, repeating
 from voicecoach.recognizer.moonshine_tokens import ContextBias, Tokenizer, read_tokens
+from voicecoach.recognizer.speech_spans import loud_span
 from voicecoach.text import knowledge
 from voicecoach.text.domain import build_domain
 
@@ -257,7 +258,7 @@ def test_the_interrupt_search_hears_stop_in_a_partial_before_the_utterance_ends(
 
 
 def test_the_pause_after_the_wake_word_is_found_in_quiet_and_in_noise_20_db_under() -> None:
-    from voicecoach.recognizer.moonshine_engine import pause_after_lead
+    from voicecoach.recognizer.speech_spans import pause_after_lead
 
     rate = 16_000
     rng = np.random.default_rng(3)
