@@ -13,13 +13,13 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gl
 HOLES = textwrap.dedent(
     """
     import ctypes
-    from voicecoach.heap import give_back, keep_large_buffers_out_of_the_heap
+    from voicecoach.heap import give_back, apply_malloc_policy
 
     def rss_mb():
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * 4096 / 2**20
 
-    keep_large_buffers_out_of_the_heap()
+    apply_malloc_policy()
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]

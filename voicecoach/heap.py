@@ -43,7 +43,7 @@ def _libc_function(name: str) -> Callable[..., int] | None:
     return function
 
 
-def keep_large_buffers_out_of_the_heap() -> None:
+def apply_malloc_policy() -> None:
     """Fix glibc's mmap and trim thresholds (see MMAP_THRESHOLD_BYTES) and its number of arenas (see ARENAS).
     Call it before the threads start and before a model loads."""
     mallopt = _libc_function("mallopt")

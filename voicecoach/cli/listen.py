@@ -105,12 +105,12 @@ def run_listen(args: argparse.Namespace) -> int:
     from voicecoach.app.session import Session, SessionState
     from voicecoach.app.turnlog import TurnRecorder
     from voicecoach.audio.microphone import Microphone
-    from voicecoach.heap import keep_large_buffers_out_of_the_heap
+    from voicecoach.heap import apply_malloc_policy
     from voicecoach.text import knowledge
     from voicecoach.text.domain import build_domain
     from voicecoach.voice import Pyttsx3Synthesizer, SpokenVoice, open_voice
 
-    keep_large_buffers_out_of_the_heap()  # before any thread starts: the arenas are fixed then
+    apply_malloc_policy()  # before any thread starts: the arenas are fixed then
     config = load_settings(args)
     kb = knowledge.load(config.knowledge.kb)
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from voicecoach.errors import ModelError
-from voicecoach.heap import keep_large_buffers_out_of_the_heap
+from voicecoach.heap import apply_malloc_policy
 from voicecoach.recognizer.moonshine_tokens import WORD_START, ContextBias, Tokenizer, read_tokens
 
 MODEL_PACKAGE = "moonshine_voice"
@@ -101,7 +101,7 @@ class MoonshineModel:
         missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
         if missing:
             raise ModelError(f"{folder}: not a Moonshine model (missing {', '.join(missing)})")
-        keep_large_buffers_out_of_the_heap()
+        apply_malloc_policy()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
