@@ -241,15 +241,20 @@ def listen(
     over_answers: bool = False,
     command_margin: float | None = None,
     trace: list[tuple[int, str, bool]] | None = None,
+    *,
+    convergence: Convergence | None = None,
+    recognizer: Recognizer | None = None,
 ) -> list[Detection]:
     """The engine's interrupt search on the cleaned microphone; the listener's barge-in rule on its results.
-    `trace` gets (sample, what was heard, near-end gate open) each time the search's reading changes."""
+    `trace` gets (sample, what was heard, near-end gate open) each time the search's reading changes. `convergence`
+    (default: the stage's own rule) and `recognizer` (reset first) may be given."""
     from voicecoach.recognizer import open_recognizer
     from voicecoach.text.domain import build_domain
     from voicecoach.text.knowledge import load
 
-    recognizer: Recognizer
-    if engine == "moonshine" and command_margin is not None:
+    if recognizer is not None:
+        recognizer.reset()
+    elif engine == "moonshine" and command_margin is not None:
         from voicecoach.recognizer.moonshine_engine import MoonshineRecognizer
 
         recognizer = MoonshineRecognizer(build_domain(load()), command_margin=command_margin)
@@ -262,7 +267,7 @@ def listen(
     found: list[Detection] = []
     chunk = 480
     rule, same_word = InterruptRule(), SameWord()
-    gate, convergence = NearEndGate(), Convergence()
+    gate, convergence = NearEndGate(), convergence or Convergence()
     over = {command.value for command in OVER_ANSWERS}
     for at in range(0, len(cleaned) - chunk + 1, chunk):
         final = recognizer.accept(AudioChunk(cleaned[at : at + chunk].tobytes(), RATE, at / RATE))
@@ -270,7 +275,8 @@ def listen(
             near = True
         else:  # as EchoStage.clean
             near_end = gate.update(mic[at : at + chunk], cleaned[at : at + chunk])
-            near = convergence.update(playback.audio[at : at + chunk]) and near_end
+            span = slice(at, at + chunk)
+            near = convergence.update(playback.audio[span], mic[span], cleaned[span]) and near_end
         index = saying[at]
         spoken: set[str] = set()
         if index >= 0:  # the listener's rule: the coach's words around the playback position (words_around)

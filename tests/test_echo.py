@@ -125,10 +125,36 @@ def test_barge_in_waits_until_the_canceller_has_heard_five_seconds_of_the_coach(
     convergence = Convergence()
     speech, silence = np.full(480, 3000, np.int16), np.zeros(480, np.int16)
     for _ in range(1000):  # silence between replies teaches the canceller nothing
-        assert not convergence.update(silence)
+        assert not convergence.update(silence, silence, silence)
     chunks = round(CONVERGE_SECONDS * 16_000 / 480)
-    assert not any(convergence.update(speech) for _ in range(chunks - 1))
-    assert convergence.update(speech) and convergence.update(silence)  # converged stays converged
+    # Echo only 10 dB down: not seen to cancel, so the full five seconds.
+    leaked = (speech / 10 ** (10 / 20)).astype(np.int16)
+    assert not any(convergence.update(speech, speech, leaked) for _ in range(chunks - 1))
+    assert convergence.update(speech, speech, leaked) and convergence.update(silence)  # converged stays converged
+
+
+def test_a_canceller_seen_to_cancel_is_trusted_after_a_second_of_the_coach() -> None:
+    from voicecoach.audio.echo_reference import CONVERGED_ERLE_DB, CONVERGED_WINDOW_SECONDS, Convergence
+
+    speech, silence = np.full(480, 3000, np.int16), np.zeros(480, np.int16)
+    window = -(-int(CONVERGED_WINDOW_SECONDS * 16_000) // 480)  # chunks to fill the window
+    gone = (speech / 10 ** ((CONVERGED_ERLE_DB + 1) / 20)).astype(np.int16)
+    convergence = Convergence()
+    for _ in range(window - 1):
+        assert not convergence.update(speech, speech, gone)
+        assert not convergence.update(silence, silence, silence)  # pauses count for nothing
+    assert convergence.update(speech, speech, gone)
+    # A second with the echo gone only lately: the window is judged whole (the first half let 10 dB through).
+    convergence = Convergence()
+    half = (speech / 10 ** (10 / 20)).astype(np.int16)
+    for _ in range(window // 2):
+        assert not convergence.update(speech, speech, half)
+    for _ in range(window // 2):
+        assert not convergence.update(speech, speech, gone)
+    assert any(convergence.update(speech, speech, gone) for _ in range(window))
+    # A microphone that hears nothing proves nothing; and without its measure only the five seconds count.
+    for rule, mic in ((Convergence(), silence), (Convergence(erle_db=None), speech)):
+        assert not any(rule.update(speech, mic, silence) for _ in range(2 * window))
 
 
 def test_reference_buffer_keeps_blocks_contiguous_through_stamp_jitter() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import deque
 from itertools import pairwise
 
 import numpy as np
@@ -148,25 +149,63 @@ CONVERGE_SECONDS = 5.0
 """Seconds of the coach's voice a canceller hears before its output is trusted: while it adapts, the echo it lets
 through decodes as words (measured with speex and Moonshine: 6 false "stop"s over 20 answers, all in the first
 5 s of the coach speaking; none after)."""
+CONVERGED_ERLE_DB = 20.0
+"""...or sooner, once it is seen to cancel: the last CONVERGED_WINDOW_SECONDS of the coach's voice came out this
+much quieter than the microphone heard it, 8 dB past the line where the gate takes a chunk for the lifter's
+(NEAR_RATIO_DB). In the PulseAudio room speex got there after 2.5-3 s of the first answer and WebRTC after 1 s,
+where the fixed 5 s had left "stop" unheard 5.5 s into the first answer under load (the delay drifted, speex
+was swapped for WebRTC, and the new canceller waited its 5 s again). benchmarks/bench_convergence.py measured it."""
+CONVERGED_WINDOW_SECONDS = 1.0
 FAR_FLOOR = 100.0
 """Reference RMS (int16) above which the coach is speaking: what counts towards convergence."""
 
 
 class Convergence:
-    """Whether the canceller has heard enough of the coach to be trusted (see CONVERGE_SECONDS)."""
+    """Whether the canceller has heard enough of the coach to be trusted: CONVERGE_SECONDS of its voice, or less
+    once its output shows the echo gone (CONVERGED_ERLE_DB). Once trusted it stays trusted; a new canceller gets a
+    new one."""
 
-    def __init__(self, seconds: float = CONVERGE_SECONDS) -> None:
+    def __init__(self, seconds: float = CONVERGE_SECONDS, *, erle_db: float | None = CONVERGED_ERLE_DB) -> None:
         self.needed = int(seconds * SAMPLE_RATE)
         self.heard = 0
+        self.erle_db = erle_db
+        self.cancels = False
+        """The coach's voice came out CONVERGED_ERLE_DB quieter over the last CONVERGED_WINDOW_SECONDS."""
+        self._window: deque[tuple[int, float, float]] = deque()
+        """(samples, microphone energy, cleaned energy) of the coach's last chunks."""
+        self._totals = [0, 0.0, 0.0]
 
-    def update(self, far: np.ndarray) -> bool:
-        if self.heard < self.needed and len(far) and float(np.sqrt(np.mean(far.astype(np.float64) ** 2))) > FAR_FLOOR:
-            self.heard += len(far)
+    def update(self, far: np.ndarray, near: np.ndarray | None = None, cleaned: np.ndarray | None = None) -> bool:
+        """One chunk: what the coach played (`far`), and with `near` and `cleaned` what the canceller made of it."""
+        if self.converged or not len(far) or _energy(far) <= FAR_FLOOR**2:
+            return self.converged
+        self.heard += len(far)
+        if self.erle_db is not None and near is not None and cleaned is not None:
+            self._measure(len(far), _energy(near) * len(near), _energy(cleaned) * len(cleaned))
         return self.converged
+
+    def _measure(self, samples: int, mic: float, out: float) -> None:
+        self._window.append((samples, mic, out))
+        totals = self._totals
+        totals[0], totals[1], totals[2] = totals[0] + samples, totals[1] + mic, totals[2] + out
+        window = int(CONVERGED_WINDOW_SECONDS * SAMPLE_RATE)
+        while totals[0] - self._window[0][0] >= window:
+            gone = self._window.popleft()
+            totals[0], totals[1], totals[2] = totals[0] - gone[0], totals[1] - gone[1], totals[2] - gone[2]
+        # totals[1] > 0: a microphone that heard nothing of the coach proves nothing (unplugged, muted)
+        full = totals[0] >= window and totals[1] > 0
+        assert self.erle_db is not None
+        self.cancels = full and totals[2] * 10 ** (self.erle_db / 10) <= totals[1]
 
     @property
     def converged(self) -> bool:
-        return self.heard >= self.needed
+        return self.heard >= self.needed or self.cancels
+
+
+def _energy(samples: np.ndarray) -> float:
+    """Mean square of int16 samples."""
+    x = samples.astype(np.float64)
+    return float(x @ x) / len(x) if len(x) else 0.0
 
 
 class NearEndGate:
@@ -346,7 +385,7 @@ class EchoStage:
         cleaned = self.canceller.process(near[:usable], far)
         near_end = self.gate.update(near[:usable], cleaned)
         trusted = self.moving_path is None or self.delay.steady  # see STEADY_ESTIMATES
-        heard = self.convergence.update(far) and near_end and trusted
+        heard = self.convergence.update(far, near[:usable], cleaned) and near_end and trusted
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
 
