@@ -361,3 +361,89 @@ def test_a_linear_canceller_hears_the_lifter_only_once_the_echo_path_holds_still
         for ms in [-83.1, -83.1, -83.1]:
             stage.delay._add(ms / 1000)
         assert stage.delay.steady and heard(stage), f"{name}: the path holds still again"
+
+
+class Counting(Unchanged):
+    """Takes nothing out, and counts the chunks it was given."""
+
+    def __init__(self) -> None:
+        super().__init__("speex-residual")
+        self.chunks = 0
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        self.chunks += 1
+        return near
+
+
+def test_the_canceller_rests_while_the_coach_is_quiet_but_never_inside_an_utterance() -> None:
+    """Idle, the canceller was the stage's main cost (QUIET_COACH_SECONDS): it is bypassed once the coach has been
+    quiet that long, and runs again from the first chunk the coach's playback reaches. The switch waits for a gap
+    in the lifter's speech: made inside a question, it cut the question in two (lost in the room)."""
+    from voicecoach.audio.echo_reference import QUIET_COACH_SECONDS
+
+    canceller = Counting()
+    reference = ReferenceBuffer()
+    stage = EchoStage(canceller, reference)
+    rng = np.random.default_rng(3)
+    clock = 100.0
+
+    def feed(seconds: float, level: float) -> list[bool]:
+        """Microphone chunks of noise at `level`; for each, whether the canceller was given it."""
+        nonlocal clock
+        given = []
+        for _ in range(round(seconds / 0.03)):
+            before = canceller.chunks
+            audio = (rng.standard_normal(480) * level).astype("<i2").tobytes()
+            cleaned, _ = stage.clean(AudioChunk(audio, SAMPLE_RATE, clock, clock))
+            given.append(canceller.chunks > before)
+            assert cleaned.audio == audio  # this canceller takes nothing out, bypassed or not
+            clock += 0.03
+        return given
+
+    def coach_plays(seconds: float) -> None:
+        reference.write((rng.standard_normal(int(seconds * SAMPLE_RATE)) * 3000).astype(np.int16), clock)
+
+    coach_plays(1.0)
+    assert all(feed(1.0, 20.0)), "the coach plays: every chunk is cancelled"
+    after = feed(QUIET_COACH_SECONDS + 1.0, 20.0)
+    assert all(after[:95]) and not any(after[-20:]), "quiet for QUIET_COACH_SECONDS: bypassed"
+    assert not any(feed(2.0, 3000.0)), "the lifter's question, bypassed from its start to its end"
+    coach_plays(1.0)
+    assert all(feed(1.0, 20.0)), "the coach plays again: cancelled from its first chunk"
+    assert all(feed(2.0, 20.0)) and all(feed(3.0, 3000.0)), "the lifter speaks past the quiet mark: no switch"
+    settling = feed(1.5, 20.0)
+    assert settling[0] and not settling[-1], "the switch comes in the gap after the lifter's words"
+
+
+@pytest.mark.parametrize("name", ["speex-residual", "webrtc"])
+def test_a_canceller_back_from_rest_cancels_the_next_answer_at_once(name: str) -> None:
+    """The coach answers, rests (the canceller bypassed, the lifter talking), and answers again: the second
+    answer is cancelled from its first quarter second, by the filter the first answer trained (see
+    RESUME_PRIMING_SECONDS for how a cold resume fared)."""
+    if not loadable(name):
+        pytest.skip(f"echo canceller {name} does not load here")
+    stage = EchoStage(make_canceller(name), ReferenceBuffer(keep_seconds=12.0))
+    rng = np.random.default_rng(5)
+
+    def speech(seconds: float) -> np.ndarray:
+        count = int(seconds * SAMPLE_RATE)
+        syllables = np.repeat(rng.uniform(0.2, 1.0, count // 1600 + 1), 1600)[:count]
+        return rng.standard_normal(count) * 3000 * syllables
+
+    far = np.concatenate([speech(6.0), np.zeros(5 * SAMPLE_RATE), speech(1.0)])
+    path = np.zeros(1200)
+    path[[640, 700, 900]] = [0.6, -0.3, 0.1]  # 40 ms, then two reflections
+    near = np.convolve(far, path)[: len(far)] + rng.standard_normal(len(far)) * 30
+    near[8 * SAMPLE_RATE : 10 * SAMPLE_RATE] += speech(2.0)  # the lifter, while the coach rests
+    stage.reference.write(far.astype(np.int16), 100.0)
+    near16 = np.clip(near, -32768, 32767).astype("<i2")
+    cleaned = []
+    for start in range(0, len(near16), 480):
+        at = 100.0 + start / SAMPLE_RATE
+        out, _ = stage.clean(AudioChunk(near16[start : start + 480].tobytes(), SAMPLE_RATE, at, at))
+        cleaned.append(np.frombuffer(out.audio, "<i2"))
+        if start == 10 * SAMPLE_RATE:
+            assert stage.bypassed, "the coach has rested for 4 s"
+    second = slice(11 * SAMPLE_RATE, 11 * SAMPLE_RATE + SAMPLE_RATE // 4)
+    erle = erle_db(near16[second], np.concatenate(cleaned)[second])
+    assert erle > 25, f"{name}: ERLE {erle:.1f} dB over the first 0.25 s of the answer after a rest"

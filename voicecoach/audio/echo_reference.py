@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import threading
 from collections import deque
 from itertools import pairwise
@@ -127,9 +128,13 @@ class ReferenceBuffer:
         """The `count` samples from sample index `first` on (silence where nothing played)."""
         out = np.zeros(count, np.int16)
         with self._lock:
-            indices = np.arange(first, first + count)
-            valid = (indices >= max(0, self._written - self._size)) & (indices < self._written)
-            out[valid] = self._ring[indices[valid] % self._size]
+            start = max(first, self._written - self._size, 0)
+            end = min(first + count, self._written)
+            if start < end:  # else nothing played then: silence, and no copy (the common case while idle)
+                at, length = start % self._size, end - start
+                head = min(length, self._size - at)
+                out[start - first : start - first + head] = self._ring[at : at + head]
+                out[start - first + head : end - first] = self._ring[: length - head]
         return out
 
 
@@ -158,6 +163,19 @@ was swapped for WebRTC, and the new canceller waited its 5 s again). benchmarks/
 CONVERGED_WINDOW_SECONDS = 1.0
 FAR_FLOOR = 100.0
 """Reference RMS (int16) above which the coach is speaking: what counts towards convergence."""
+QUIET_COACH_SECONDS = 3.0
+"""Once the coach has played nothing for this long, the microphone bypasses the canceller until it plays again:
+with no reference there is no echo to take out, and speex with its preprocessor on every 10 ms was the stage's
+main cost while idle (py-spy, `voicecoach listen --engine moonshine` in the room: speex took half the Python
+time). Longer than the echo's tail and the gaps between a rep's cues, so the canceller runs all through an answer
+and a set (it rests in a warm-up's rest between sets); the filter keeps what it learnt for the next answer."""
+RESUME_PRIMING_SECONDS = 0.3
+"""...and when the coach plays again, the canceller is first given the last of the microphone's rested audio (with
+silence as reference). Handed the coach's first sound cold, a canceller cancelled badly for a second: over the
+first 0.25 s of an answer after 4 s of rest, 12 dB against 28 dB for one that never rested (speex-residual;
+WebRTC 13 against 33), with the reference level with the echo's onset; primed with 60 ms or more, 32 dB. Here
+the reference leads the echo (REFERENCE_LEAD_SECONDS and the measured delay), which primes it too: the stage
+cancelled 34 dB either way (tests/test_echo.py), so this is a guard for a path whose delay is not yet measured."""
 
 
 class Convergence:
@@ -221,8 +239,9 @@ class NearEndGate:
 
     def update(self, near: np.ndarray, cleaned: np.ndarray) -> bool:
         """Feed one chunk (microphone, cleaned); True if enough near-end chunks were heard in the window."""
-        mic = float(np.mean(near.astype(np.float64) ** 2)) + 1e-9
-        out = float(np.mean(cleaned.astype(np.float64) ** 2))
+        energy = _energy(near)
+        out = energy if cleaned is near else _energy(cleaned)  # the same samples when the canceller rests
+        mic = energy + 1e-9
         self._room.update(math.sqrt(out))
         lifter = (
             out > NEAR_FLOOR**2
@@ -265,6 +284,8 @@ class DelayEstimator:
         """An estimate far from the others, waiting for the next to say whether the path stepped."""
         self._settling = 0
         self._mic: list[np.ndarray] = []
+        self._samples = 0
+        """Samples in `_mic`."""
         self._start: float | None = None
         self._underflows = reference.underflows
         self._take_next = False
@@ -284,7 +305,7 @@ class DelayEstimator:
 
     def feed(self, captured: float, near: np.ndarray) -> None:
         self._captured = captured
-        gap = self._start is not None and abs(captured - (self._start + self._count() / SAMPLE_RATE)) > 0.05
+        gap = self._start is not None and abs(captured - (self._start + self._samples / SAMPLE_RATE)) > 0.05
         dry = self.reference.underflows != self._underflows
         if dry or (gap and self.measured):
             self._underflows = self.reference.underflows
@@ -292,18 +313,17 @@ class DelayEstimator:
             self._recent = []
             log.info("%s: the echo delay is measured again", "the speaker ran dry" if dry else "the stream stalled")
         if self._start is None or gap or dry:
-            self._mic, self._start = [], captured  # the first chunk, a gap or an underflow: start a new window
+            self._mic, self._samples, self._start = [], 0, captured  # the first chunk, a gap or an underflow
         self._mic.append(near)
-        if self._count() / SAMPLE_RATE < self.WINDOW:
+        self._samples += len(near)
+        if self._samples / SAMPLE_RATE < self.WINDOW:
             return
         mic = np.concatenate(self._mic)[-int(self.WINDOW * SAMPLE_RATE) :].astype(np.float64)
         start = captured + len(near) / SAMPLE_RATE - self.WINDOW
         keep = self.WINDOW - self.EVERY  # the next window overlaps this one; one estimate a second
         self._mic, self._start = [mic[-int(keep * SAMPLE_RATE) :].astype(np.int16)], start + self.WINDOW - keep
+        self._samples = len(self._mic[0])
         self._estimate(mic, start)
-
-    def _count(self) -> int:
-        return sum(len(m) for m in self._mic)
 
     def _estimate(self, mic: np.ndarray, start: float) -> None:
         span = int(self.SEARCH * SAMPLE_RATE)
@@ -366,6 +386,12 @@ class EchoStage:
         """The reference sample index the next chunk is cancelled against (see LOCK_SAMPLES)."""
         self._disagreement: list[int] = []
         """Stamped index minus cursor, for the last second of chunks."""
+        self._quiet_samples = 0
+        """Samples since the reference last had any playback in it (QUIET_COACH_SECONDS)."""
+        self.bypassed = False
+        """The coach has been quiet for QUIET_COACH_SECONDS: the microphone passes the canceller untouched."""
+        self._rested: deque[np.ndarray] = deque(maxlen=max(1, round(RESUME_PRIMING_SECONDS * SAMPLE_RATE / FRAME)))
+        """The microphone's last frames while bypassed (RESUME_PRIMING_SECONDS)."""
 
     def clean(self, chunk: AudioChunk) -> tuple[AudioChunk, bool]:
         if chunk.captured is None:
@@ -382,9 +408,25 @@ class EchoStage:
             self._checked = self.delay.measured  # a new estimate comes once a second, not with every chunk
             self._check_path()
         far = self._reference_for(chunk.captured, usable)
+        self._quiet_samples = 0 if far.any() else self._quiet_samples + usable
+        if not self._quiet_samples and self.bypassed:
+            self.bypassed = False
+            log.debug("the coach plays: echo cancellation resumes")
+            if self._rested:
+                rested = np.concatenate(self._rested)
+                self.canceller.process(rested, np.zeros_like(rested))  # see RESUME_PRIMING_SECONDS
+                self._rested.clear()
+        elif not self.bypassed and self._quiet_samples >= QUIET_COACH_SECONDS * SAMPLE_RATE and not self.gate.open:
+            self.bypassed = True  # between utterances: a switch inside one cut the question in two
+            log.debug("the coach is quiet: the microphone bypasses echo cancellation")
+        trusted = self.moving_path is None or self.delay.steady  # see STEADY_ESTIMATES
+        if self.bypassed:
+            heard_alone = near[:usable]
+            self._rested.extend(np.split(heard_alone, usable // FRAME))
+            near_end = self.gate.update(heard_alone, heard_alone)
+            return chunk, self.convergence.converged and near_end and trusted
         cleaned = self.canceller.process(near[:usable], far)
         near_end = self.gate.update(near[:usable], cleaned)
-        trusted = self.moving_path is None or self.delay.steady  # see STEADY_ESTIMATES
         heard = self.convergence.update(far, near[:usable], cleaned) and near_end and trusted
         audio = cleaned.astype("<i2").tobytes() + chunk.audio[usable * 2 :]
         return AudioChunk(audio, chunk.rate, chunk.timestamp, chunk.captured), heard
@@ -418,7 +460,8 @@ class EchoStage:
         if abs(stamped - cursor) > JUMP_SECONDS * SAMPLE_RATE:
             cursor, self._disagreement = stamped, []
         elif (
-            len(self._disagreement) == LOCK_CHUNKS and abs(median := int(np.median(self._disagreement))) > LOCK_SAMPLES
+            len(self._disagreement) == LOCK_CHUNKS
+            and abs(median := statistics.median_low(self._disagreement)) > LOCK_SAMPLES
         ):
             cursor, self._disagreement = cursor + median, []
         self._cursor = cursor + count
