@@ -14,7 +14,7 @@ Microphone, the chosen engine, echo stage) starts the warm-up; the lifter says a
 reported: whether the warm-up acted, seconds from the end of the word, and interruptions with no lifter at all.
 The coach's microphone and speaker run as `voicecoach listen` runs them for barge-in: one full-duplex stream
 (`--streams duplex`, audio.duplex) or two (`--streams separate`); `--canceller auto` picks by that and switches
-when the measured echo delay drifts (audio.echo_reference.MOVING_PATH_SECONDS). `--noise-snr DB` loops gym noise
+when the measured echo delay drifts (audio.echo_delay.MOVING_PATH_SECONDS). `--noise-snr DB` loops gym noise
 (shared tools/gym_noise.py) into the microphone's sink (see `_gym_noise`) DB under the lifter's words, from before
 the first word on. Every word is said at one level, the lifter's (`LifterLevel`): the synthesisers' own levels
 spread 16 dB (Festival's "stop" 1,322 speech RMS, Piper's "pause" 8,816), which had put the noise 9 dB under one

@@ -41,7 +41,7 @@ from voicecoach.app.interrupt import (  # noqa: E402
     is_coach_word,
 )
 from voicecoach.audio.echo import FRAME, make_canceller  # noqa: E402
-from voicecoach.audio.echo_reference import Convergence, NearEndGate  # noqa: E402
+from voicecoach.audio.echo_trust import Convergence, NearEndGate  # noqa: E402
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk  # noqa: E402
 from voicecoach.audio.resample import resample  # noqa: E402
 from voicecoach.commands import Command  # noqa: E402
@@ -184,7 +184,7 @@ def place_commands(
     lifter = np.zeros(len(playback.audio))
     placed: list[Placed] = []
     mask = speaking(playback.spans, len(playback.audio))
-    at = int(10 * RATE)  # after the canceller's first 5 s of the coach (echo_reference.CONVERGE_SECONDS)
+    at = int(10 * RATE)  # after the canceller's first 5 s of the coach (echo_trust.CONVERGE_SECONDS)
     for voice, table in words.items():
         for word in [only[k % len(only)] for k in range(10)] if only else WORDS:
             x = table[word]

@@ -4,8 +4,8 @@
         [--at 1.5,2.5,3.5] [--answers 20] [--ser -6]
 
 Each answer of the knowledge base is played as the first of a session: a fresh canceller, near-end gate and
-convergence (audio.echo_reference), through bench_bargein.py's echo path (40 ms, then a 150 ms room response; the
-echo `--ser` dB against the lifter's -26 dBFS). Two rules for when the canceller is trusted:
+convergence (audio.echo_trust), through bench_bargein.py's echo path (40 ms, then a 150 ms room response; the echo
+`--ser` dB against the lifter's -26 dBFS). Two rules for when the canceller is trusted:
   * fixed: CONVERGE_SECONDS of the coach's voice;
   * measured: that, or sooner once CONVERGED_ERLE_DB shows over CONVERGED_WINDOW_SECONDS (the stage's rule).
 Reported per canceller and rule: seconds of the coach's voice until trusted (median, max), interruptions with no
@@ -39,7 +39,7 @@ from bench_bargein import (  # noqa: E402
     rms,
 )
 
-from voicecoach.audio.echo_reference import CONVERGE_SECONDS, Convergence  # noqa: E402
+from voicecoach.audio.echo_trust import CONVERGE_SECONDS, Convergence  # noqa: E402
 
 RULES = ("fixed", "measured")
 

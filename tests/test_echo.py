@@ -9,7 +9,8 @@ import pytest
 
 from voicecoach.audio import echo
 from voicecoach.audio.echo import FRAME, NAMES, load_canceller, make_canceller
-from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
+from voicecoach.audio.echo_reference import ReferenceBuffer
+from voicecoach.audio.echo_stage import EchoStage
 from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 
 RATE = 16_000
@@ -84,7 +85,7 @@ def test_unknown_canceller_name() -> None:
 
 
 def test_near_end_gate_opens_on_the_lifter_not_on_cancelled_echo() -> None:
-    from voicecoach.audio.echo_reference import NearEndGate
+    from voicecoach.audio.echo_trust import NearEndGate
 
     gate = NearEndGate(window_chunks=10, needed=3)
     loud = np.full(480, 3000, np.int16)
@@ -99,7 +100,7 @@ def test_near_end_gate_opens_on_the_lifter_not_on_cancelled_echo() -> None:
 
 
 def test_echo_stage_passes_file_chunks_through() -> None:
-    from voicecoach.audio.echo_reference import EchoStage
+    from voicecoach.audio.echo_stage import EchoStage
     from voicecoach.audio.format import AudioChunk
 
     class Nothing:
@@ -120,7 +121,7 @@ def test_echo_stage_passes_file_chunks_through() -> None:
 
 
 def test_barge_in_waits_until_the_canceller_has_heard_five_seconds_of_the_coach() -> None:
-    from voicecoach.audio.echo_reference import CONVERGE_SECONDS, Convergence
+    from voicecoach.audio.echo_trust import CONVERGE_SECONDS, Convergence
 
     convergence = Convergence()
     speech, silence = np.full(480, 3000, np.int16), np.zeros(480, np.int16)
@@ -134,7 +135,7 @@ def test_barge_in_waits_until_the_canceller_has_heard_five_seconds_of_the_coach(
 
 
 def test_a_canceller_seen_to_cancel_is_trusted_after_a_second_of_the_coach() -> None:
-    from voicecoach.audio.echo_reference import CONVERGED_ERLE_DB, CONVERGED_WINDOW_SECONDS, Convergence
+    from voicecoach.audio.echo_trust import CONVERGED_ERLE_DB, CONVERGED_WINDOW_SECONDS, Convergence
 
     speech, silence = np.full(480, 3000, np.int16), np.zeros(480, np.int16)
     window = -(-int(CONVERGED_WINDOW_SECONDS * 16_000) // 480)  # chunks to fill the window
@@ -173,7 +174,7 @@ def test_reference_buffer_keeps_blocks_contiguous_through_stamp_jitter() -> None
 def jittered_room(canceller: echo.EchoCanceller, seconds: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
     """The coach's noise-like voice through a short echo path, both clocks stamped up to 1.5 ms late as
     PulseAudio's callbacks are: (microphone, cleaned) after an `EchoStage`."""
-    from voicecoach.audio.echo_reference import EchoStage
+    from voicecoach.audio.echo_stage import EchoStage
     from voicecoach.audio.format import AudioChunk
 
     rng = np.random.default_rng(3)
@@ -294,7 +295,7 @@ def test_after_the_speaker_ran_dry_the_next_estimate_is_the_delay_and_the_gate_w
     """An output underflow steps the echo delay by the gap (audio.duplex counts them in the reference buffer): the
     next estimate is taken at once, not at the second agreeing one, and until it comes (at most
     UNDERFLOW_HOLD_SECONDS) what passes the canceller is not taken for the lifter. A stalled stream likewise."""
-    from voicecoach.audio.echo_reference import UNDERFLOW_HOLD_SECONDS
+    from voicecoach.audio.echo_delay import UNDERFLOW_HOLD_SECONDS
 
     reference = ReferenceBuffer()
     stage = EchoStage(Unchanged("none"), reference)
@@ -379,7 +380,7 @@ def test_the_canceller_rests_while_the_coach_is_quiet_but_never_inside_an_uttera
     """Idle, the canceller was the stage's main cost (QUIET_COACH_SECONDS): it is bypassed once the coach has been
     quiet that long, and runs again from the first chunk the coach's playback reaches. The switch waits for a gap
     in the lifter's speech: made inside a question, it cut the question in two (lost in the room)."""
-    from voicecoach.audio.echo_reference import QUIET_COACH_SECONDS
+    from voicecoach.audio.echo_stage import QUIET_COACH_SECONDS
 
     canceller = Counting()
     reference = ReferenceBuffer()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from voicecoach.audio.duplex import DuplexMicrophone
     from voicecoach.audio.echo import EchoCanceller
-    from voicecoach.audio.echo_reference import EchoStage, ReferenceBuffer
+    from voicecoach.audio.echo_reference import ReferenceBuffer
+    from voicecoach.audio.echo_stage import EchoStage
     from voicecoach.audio.microphone import Microphone
 
 Streams = Literal["auto", "duplex", "separate"]
@@ -40,7 +41,7 @@ class BargeInEar:
     def stage(self, voice: Any) -> EchoStage | None:
         """The echo stage for the session, once the voice is open (None: no canceller, or no sound out)."""
         from voicecoach.audio.echo import moving_path_fallback
-        from voicecoach.audio.echo_reference import EchoStage
+        from voicecoach.audio.echo_stage import EchoStage
         from voicecoach.voice import SpokenVoice
 
         if self.canceller is None or not isinstance(voice, SpokenVoice):

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from voicecoach.app.listener import Listener, ListenSettings, Turn
-from voicecoach.audio.echo_reference import EchoStage
+from voicecoach.audio.echo_stage import EchoStage
 from voicecoach.audio.format import AudioChunk
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command

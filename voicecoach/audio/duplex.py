@@ -5,7 +5,7 @@ server's buffers move the echo path by milliseconds (measured in the PulseAudio 
 canceller cannot follow. In one stream the same callback takes the microphone's block and writes the speaker's,
 so both sides are counted in the same samples: the playback that the microphone hears at any moment is a fixed
 number of samples back. The reference is therefore stamped by that count, never by the clock, and the measured
-delay (`echo_reference.DelayEstimator`) only has to find one constant.
+delay (`echo_delay.DelayEstimator`) only has to find one constant.
 
 `DuplexMicrophone` is a `Microphone` (the same 30 ms chunks, the same reopening when the device goes away)
 whose stream also plays: a `Player` made with `duplex=` writes its blocks through `playback`.
@@ -33,7 +33,7 @@ BLOCK_SECONDS = 0.02
 STREAM_LATENCY = "low"
 """PortAudio's suggested latency, both directions. "low" (reported 40 ms in, 60 ms out in the PulseAudio room)
 runs dry now and then on a loaded machine (1-10 times in 18 s runs, mostly as the stream starts), and the echo
-delay steps each time; the echo stage re-measures at once (audio.echo_reference.UNDERFLOW_HOLD_SECONDS). Larger
+delay steps each time; the echo stage re-measures at once (audio.echo_delay.UNDERFLOW_HOLD_SECONDS). Larger
 buffers ran dry less but made PortAudio's ALSA thread spin, idle, through the sound server's plugin: 0.05 s took
 72-99% of a core, 0.06 s 61%, 0.1 s 15%, "high" 21%, against 2-7% for "low" (measured here, no playback)."""
 

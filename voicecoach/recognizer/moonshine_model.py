@@ -50,7 +50,7 @@ THREADS = 1
 2 threads spinning (ORT's default) 110 / 250 ms, CPU 259 / 519 ms per run; 2 threads without spinning 116 / 241 ms,
 CPU 139 / 288 ms; 1 thread 108-113 / 235-245 ms, CPU 107-110 / 229-242 ms. The tiny model's operations are too
 small to split: a second thread bought no speed, and its spinning took the core the sound server needed while the
-coach spoke (underruns step the echo delay, see audio.echo_reference)."""
+coach spoke (underruns step the echo delay, see audio.echo_delay)."""
 
 PREPACKING = False
 """ONNX Runtime re-lays the decoder's int8 weights for its matrix kernels at load ("prepacking"), and holds both
