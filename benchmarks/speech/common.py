@@ -116,6 +116,8 @@ class Summary:
         self.rows.append((metric, {engine: value}))
 
     def print(self, engines: list[str]) -> None:
+        # The room parts may run an engine the file parts did not (--room-engine): it gets its column too.
+        engines = list(dict.fromkeys([*engines, *(engine for _, values in self.rows for engine in values)]))
         width = max([len(name) for name, _ in self.rows] + [10])
         cols = {e: max([len(e)] + [len(v.get(e, "")) for _, v in self.rows]) for e in engines}
         print(f"{'metric':<{width}}  " + "  ".join(f"{e:<{cols[e]}}" for e in engines))
