@@ -109,7 +109,7 @@ def test_one_stream_holds_the_echo_path_still_and_speex_cancels_the_coach(pulse_
     stage = EchoStage(canceller, reference)
     cleaned = np.concatenate([np.frombuffer(stage.clean(chunk)[0].audio, "<i2") for chunk in live])
     far = reference.read_at(first, len(near))
-    # Judged as the session does: once the canceller has heard CONVERGE_SECONDS of the coach (audio.echo_trust).
+    # Judged after CONVERGE_SECONDS of the coach, when the session trusts any canceller (audio.echo_trust).
     trusted = int(np.argmax(np.abs(far) > 300)) + int(CONVERGE_SECONDS * SAMPLE_RATE)
     speaking = [s for s in range(trusted, len(near) - 1600, 1600) if np.sqrt(np.mean(far[s : s + 1600] ** 2.0)) > 300]
     erle = [

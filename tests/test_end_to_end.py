@@ -281,7 +281,7 @@ def test_listen_with_barge_in_stops_its_answer_when_the_lifter_says_stop(
                 turn = process.next_turn(timeout=20)
             assert turn is not None and turn["intent"] == "knee_pain_treadmill", "".join(process.stderr)
             logged = len(process.stderr)
-            time.sleep(5.5)  # the answer runs ~12 s; the canceller is trusted after 5 s of the coach's voice
+            time.sleep(5.5)  # the answer runs ~12 s; the canceller is trusted within 5 s of the coach's voice
             play_into_room(stop, pulse_room)  # returns once the word has played
             said = room_recorder.position()
             # 1.5 s: the answer must fall silent within 0.6 s of the word (below), so a later turn fails anyway.
