@@ -29,6 +29,13 @@ def loadable(name: str) -> bool:
     return True
 
 
+def missing(name: str) -> str:
+    """The skip reason when canceller `name` does not load: the part to install."""
+    if name == "webrtc":
+        return "echo canceller webrtc needs pywebrtc-audio (pip install -e '.[speech]'; x86-64 and aarch64 wheels only)"
+    return f"echo canceller {name} needs Debian package libspeexdsp1 (apt-get install libspeexdsp1)"
+
+
 def test_reference_buffer_lines_playback_up_by_the_clock() -> None:
     buffer = ReferenceBuffer(keep_seconds=1.0)
     assert not buffer.read(5.0, 10).any()  # nothing played yet: silence
@@ -54,7 +61,7 @@ def test_reference_buffer_forgets_old_audio() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_canceller_removes_a_delayed_echo(name: str) -> None:
     if not loadable(name):
-        pytest.skip(f"echo canceller {name} does not load here")
+        pytest.skip(missing(name))
     rng = np.random.default_rng(1)
     seconds = 6
     far = (rng.standard_normal(seconds * RATE) * 3000).astype(np.int16)
@@ -203,7 +210,7 @@ def test_echo_stage_cancels_through_jittery_stamps(name: str) -> None:
     """The reference reads on sample for sample (LOCK_SAMPLES): re-placing each chunk by its jittery stamp
     slipped it by a few samples at random, and speex cancelled 3 dB in the PulseAudio room."""
     if not loadable(name):
-        pytest.skip(f"echo canceller {name} does not load here")
+        pytest.skip(missing(name))
     near, cleaned = jittered_room(make_canceller(name))
     tail = slice(4 * RATE, None)
     erle = erle_db(near[tail], cleaned[tail])
@@ -245,7 +252,7 @@ def test_echo_stage_switches_canceller_once_the_echo_path_moves(drift: float, sw
     """A linear canceller chosen for a fixed path gives way to the moving-path one when the measured delay drifts
     (module-loopback's ~300 ppm), and only then."""
     if not loadable("speex"):
-        pytest.skip("echo canceller speex does not load here")
+        pytest.skip(missing("speex"))
     first, second = make_canceller("speex"), make_canceller("speex")
     second.name = "moving"
     stage = EchoStage(first, ReferenceBuffer(keep_seconds=12.0), moving_path=second)
@@ -265,7 +272,7 @@ def test_echo_stage_switches_canceller_once_the_echo_path_moves(drift: float, sw
 def test_wrong_delay_peaks_are_not_a_moving_echo_path(delays_ms: list[float], switches: bool) -> None:
     """The delays the room measured (bargein_room.py): only a drift among the estimates switches the canceller."""
     if not loadable("speex"):
-        pytest.skip("echo canceller speex does not load here")
+        pytest.skip(missing("speex"))
     stage = EchoStage(make_canceller("speex"), ReferenceBuffer(), moving_path=make_canceller("speex-residual"))
     stage.delay.measured = [d / 1000 for d in delays_ms]
     stage._check_path()
@@ -422,7 +429,7 @@ def test_a_canceller_back_from_rest_cancels_the_next_answer_at_once(name: str) -
     answer is cancelled from its first quarter second, by the filter the first answer trained (see
     RESUME_PRIMING_SECONDS for how a cold resume fared)."""
     if not loadable(name):
-        pytest.skip(f"echo canceller {name} does not load here")
+        pytest.skip(missing(name))
     stage = EchoStage(make_canceller(name), ReferenceBuffer(keep_seconds=12.0))
     rng = np.random.default_rng(5)
 

@@ -51,8 +51,8 @@ class Convergence:
         self.cancels = False
         """The coach's voice came out CONVERGED_ERLE_DB quieter over the last CONVERGED_WINDOW_SECONDS."""
         self._window: deque[tuple[int, float, float]] = deque()
-        """(samples, microphone energy, cleaned energy) of the coach's last chunks."""
-        self._totals = [0, 0.0, 0.0]
+        """(samples, microphone energy, cleaned energy) of the coach's last chunks; their sums below."""
+        self._samples, self._mic, self._out = 0, 0.0, 0.0
 
     def update(self, far: np.ndarray, near: np.ndarray | None = None, cleaned: np.ndarray | None = None) -> bool:
         """One chunk: what the coach played (`far`), and with `near` and `cleaned` what the canceller made of it."""
@@ -60,21 +60,19 @@ class Convergence:
             return self.converged
         self.heard += len(far)
         if self.erle_db is not None and near is not None and cleaned is not None:
-            self._measure(len(far), _energy(near) * len(near), _energy(cleaned) * len(cleaned))
+            self._measure(len(far), _energy(near) * len(near), _energy(cleaned) * len(cleaned), self.erle_db)
         return self.converged
 
-    def _measure(self, samples: int, mic: float, out: float) -> None:
+    def _measure(self, samples: int, mic: float, out: float, erle_db: float) -> None:
         self._window.append((samples, mic, out))
-        totals = self._totals
-        totals[0], totals[1], totals[2] = totals[0] + samples, totals[1] + mic, totals[2] + out
+        self._samples, self._mic, self._out = self._samples + samples, self._mic + mic, self._out + out
         window = int(CONVERGED_WINDOW_SECONDS * SAMPLE_RATE)
-        while totals[0] - self._window[0][0] >= window:
-            gone = self._window.popleft()
-            totals[0], totals[1], totals[2] = totals[0] - gone[0], totals[1] - gone[1], totals[2] - gone[2]
-        # totals[1] > 0: a microphone that heard nothing of the coach proves nothing (unplugged, muted)
-        full = totals[0] >= window and totals[1] > 0
-        assert self.erle_db is not None
-        self.cancels = full and totals[2] * 10 ** (self.erle_db / 10) <= totals[1]
+        while self._samples - self._window[0][0] >= window:
+            gone, gone_mic, gone_out = self._window.popleft()
+            self._samples, self._mic, self._out = self._samples - gone, self._mic - gone_mic, self._out - gone_out
+        # A microphone that heard nothing of the coach proves nothing (unplugged, muted).
+        full = self._samples >= window and self._mic > 0
+        self.cancels = full and self._out * 10 ** (erle_db / 10) <= self._mic
 
     @property
     def converged(self) -> bool:
