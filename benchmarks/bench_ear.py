@@ -144,8 +144,10 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, int, float], bool, bool]) -> Outcome:
-    engine, condition, path, voice, text, expected, wav, tuning, clear, second = task
+def decode(
+    task: tuple[str, str, str, str, str, str | None, str, tuple[float, int, float], bool, bool, int],
+) -> Outcome:
+    engine, condition, path, voice, text, expected, wav, tuning, clear, second, suppression = task
     from speech import jobs
 
     recognizer = _engine(engine, tuning)
@@ -158,12 +160,16 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
         return Outcome(engine, condition, path, voice, text, expected, result.intent or None, result.topic,
                        result.heard or " | ".join(result.texts), bool(result.turns), None)  # fmt: skip
     from voicecoach.audio.chunks import wav_to_chunks
+    from voicecoach.audio.front_end import cleaned, load_front_end
     from voicecoach.recognizer.base import all_clear, heard_and_sure, other_readings
     from voicecoach.text.dialogue import Dialogue
 
     recognizer.reset()  # type: ignore[attr-defined]
     transcripts, computes = [], []
-    for chunk in wav_to_chunks(wav, trailing_silence=1.0):
+    front_end = load_front_end(suppression, lambda line: None)  # a new stream: the suppressor learns its noise
+    if suppression and front_end is None:
+        raise SystemExit("bench_ear: --noise-suppression needs webrtc-noise-gain")
+    for chunk in cleaned(wav_to_chunks(wav, trailing_silence=1.0), front_end):
         started = time.perf_counter()
         final = recognizer.accept(chunk)  # type: ignore[attr-defined]
         if final is not None:
@@ -187,7 +193,7 @@ def decode(task: tuple[str, str, str, str, str, str | None, str, tuple[float, in
 def _peak_of(task: tuple[str, tuple[float, int, float], list[str]]) -> float:
     engine, tuning, wavs = task
     for wav in wavs:
-        decode((engine, "quiet", "answer", "", "", None, wav, tuning, True, True))
+        decode((engine, "quiet", "answer", "", "", None, wav, tuning, True, True, 0))
     return _peak_mb()
 
 
@@ -281,9 +287,18 @@ def main() -> None:
         help="the listen loop may ask Moonshine to hear a wake-word question again after the pause (the default)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
+    parser.add_argument(
+        "--noise-suppression",
+        type=int,
+        choices=range(5),
+        default=0,
+        help="the front end before the recogniser (`[audio] noise_suppression`, 1-4; answer path only)",
+    )
     parser.add_argument("--outcomes", metavar="FILE", help="write every decode's outcome here, one JSON per line")
     parser.add_argument("--verbose", action="store_true", help="list every answer that was not right")
     args = parser.parse_args()
+    if args.noise_suppression and "listen" in args.paths:
+        parser.error("--noise-suppression measures the answer path only (--paths answer)")
     for part in (GYM_NOISE, CLINC):
         if not part.is_file():
             sys.exit(f"bench_ear: needs {part.relative_to(REPO.parent)} beside the checkout")
@@ -332,9 +347,8 @@ def main() -> None:
                         if engine == "whisper" and path == "listen":
                             continue
                         clear, second = args.clear_questions, args.second_hearing
-                        tasks.append(
-                            (engine, condition, path, voice, question, expected, str(wav), tuning, clear, second)
-                        )
+                        task = (engine, condition, path, voice, question, expected, str(wav), tuning, clear, second)
+                        tasks.append((*task, args.noise_suppression))
         tasks.sort(key=lambda t: t[0])  # one engine per worker at a time: fewer models loaded at once
         print(f"{len(tasks)} decodes on {args.jobs} workers ...", flush=True)
         context = multiprocessing.get_context("spawn")

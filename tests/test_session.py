@@ -199,6 +199,39 @@ def test_stop_ends_run_promptly_and_releases_everything() -> None:
     assert source.closed.is_set() and player.closed and session.state is SessionState.STOPPING
 
 
+class MarkingFrontEnd:
+    """Stands in for noise suppression: every chunk it hands on is marked, so the recogniser shows what it got."""
+
+    name = "marking"
+
+    def process(self, chunk: AudioChunk) -> AudioChunk:
+        return AudioChunk(b"\x07\x00" * chunk.samples, chunk.rate, chunk.timestamp, chunk.captured)
+
+
+class RecordingRecognizer(ExclusiveRecognizer):
+    def __init__(self) -> None:
+        super().__init__({})
+        self.heard: list[bytes] = []
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        self.heard.append(chunk.audio)
+        return super().accept(chunk)
+
+
+def test_the_recogniser_hears_the_microphone_through_the_front_end() -> None:
+    recognizer = RecordingRecognizer()
+    synth, player = RecordingSynth(), FakePlayer()
+    voice = SpokenVoice(synth, player, VoiceSettings())  # type: ignore[arg-type]
+    session = Session(knowledge.load(), recognizer, voice, synth, front_end=MarkingFrontEnd())
+    source = Silence()
+    loop = threading.Thread(target=session.run, args=(source,), name="session")
+    loop.start()
+    wait_for(lambda: len(recognizer.heard) >= 20)
+    session.stop()
+    loop.join(2.0)
+    assert recognizer.heard and all(audio == b"\x07\x00" * 480 for audio in recognizer.heard)
+
+
 def test_stop_skips_audio_still_queued() -> None:
     """Under load the loop falls behind: a stop must not wait for the backlog to be decoded."""
     recognizer = ExclusiveRecognizer({})

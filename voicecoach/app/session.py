@@ -23,6 +23,7 @@ from typing import Protocol
 from voicecoach.app.listener import Listener, ListenSettings, Turn
 from voicecoach.audio.echo_stage import EchoStage
 from voicecoach.audio.format import AudioChunk
+from voicecoach.audio.front_end import FrontEnd
 from voicecoach.clock import Clock, RealClock
 from voicecoach.commands import Command
 from voicecoach.errors import VoicecoachError
@@ -101,6 +102,7 @@ class Session:
         on_state: Callable[[SessionState], None] = lambda state: None,
         on_status: Callable[[str], None] = lambda message: None,
         echo: EchoStage | None = None,
+        front_end: FrontEnd | None = None,
     ) -> None:
         """`synthesizer` renders the warm-up's clips (the voice's own, when it has one). Callbacks run on the
         loop's thread: `on_state` for every change of state, `on_status` for a line worth showing the user."""
@@ -127,6 +129,8 @@ class Session:
         self.echo = echo
         """Cleans the microphone of the coach's voice (barge-in listens on the cleaned signal), or None."""
         self.listener.echo_cancelled = echo is not None
+        self.front_end = front_end
+        """Noise suppression after the echo canceller (it needs the coach's voice as it was played), or None."""
         self.state: SessionState | None = None
         self.dropped = 0
         """Audio chunks dropped because the loop fell more than BACKLOG_CHUNKS behind."""
@@ -184,10 +188,10 @@ class Session:
             if self._stopping:
                 return  # whatever audio is still queued is dropped: stop now, not after the backlog
             if isinstance(event, AudioChunk):
-                if self.echo is not None:
-                    self.listener.process(*self.echo.clean(event))
-                else:
-                    self.listener.process(event)
+                chunk, near = self.echo.clean(event) if self.echo is not None else (event, True)
+                if self.front_end is not None:
+                    chunk = self.front_end.process(chunk)
+                self.listener.process(chunk, near)
             elif isinstance(event, Command):
                 self.listener.command(event)
             elif isinstance(event, PushToTalk):

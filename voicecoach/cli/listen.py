@@ -63,6 +63,9 @@ def register(sub: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per turn")
+    parser.add_argument(
+        "--noise-suppression", metavar="LEVEL", help="0 off (default), 1-4: WebRTC noise suppression before the ear"
+    )
     parser.add_argument("--out", metavar="WAV", help="render the spoken reply into this WAV instead of playing it")
     add_engine_options(parser)
     add_voice_options(parser)
@@ -71,6 +74,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_answer(args: argparse.Namespace) -> int:
     from voicecoach.audio.chunks import wav_to_chunks
+    from voicecoach.audio.front_end import cleaned, load_front_end
     from voicecoach.recognizer.base import all_clear, heard_and_sure, other_readings, transcribe_chunks
     from voicecoach.text import knowledge
     from voicecoach.text.dialogue import Dialogue
@@ -81,7 +85,8 @@ def run_answer(args: argparse.Namespace) -> int:
     kb = knowledge.load(config.knowledge.kb)
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
-    transcripts = transcribe_chunks(recognizer, chunks)
+    front_end = load_front_end(config.audio.noise_suppression, _status)
+    transcripts = transcribe_chunks(recognizer, cleaned(chunks, front_end))
     heard, sure = heard_and_sure(transcripts)
     dialogue = Dialogue(kb, confirm_unnamed=not recognizer.open_vocabulary)
     others, restored = other_readings(transcripts), other_readings(transcripts, restored=True)
@@ -97,6 +102,10 @@ def run_answer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(line: str) -> None:
+    print(f"voicecoach: {line}", file=sys.stderr, flush=True)
+
+
 def run_listen(args: argparse.Namespace) -> int:
     """The live session until Ctrl-C (SIGINT) or SIGTERM (systemd's stop). Either ends it within 2 s with the
     summary line and exit status 0: stopping the coach is its normal end, not a failure."""
@@ -104,6 +113,7 @@ def run_listen(args: argparse.Namespace) -> int:
     from voicecoach.app.listener import Activation, ListenSettings
     from voicecoach.app.session import Session, SessionState
     from voicecoach.app.turnlog import TurnRecorder
+    from voicecoach.audio.front_end import load_front_end
     from voicecoach.audio.microphone import Microphone
     from voicecoach.heap import apply_malloc_policy
     from voicecoach.text import knowledge
@@ -141,6 +151,7 @@ def run_listen(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"voicecoach: {state.value.replace('_', ' ')}", file=sys.stderr, flush=True)
 
+    front_end = load_front_end(config.audio.noise_suppression, on_status)
     ear, why_off = listening_ear(
         config.listen.barge_in, recognizer.name, config.audio.input, config.audio.output, on_status
     )
@@ -174,6 +185,7 @@ def run_listen(args: argparse.Namespace) -> int:
             on_state=on_state,
             on_status=on_status,
             echo=echo,
+            front_end=front_end,
         )
         with _stop_on_signals(session):
             # Printed once the handlers are in place: from this line on, a signal ends the session cleanly.

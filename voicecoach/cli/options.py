@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CONFIG_FLAGS: dict[str, tuple[str, str]] = {
     "audio.input": ("input", "--input"),
     "audio.output": ("output", "--output"),
+    "audio.noise_suppression": ("noise_suppression", "--noise-suppression"),
     "listen.activation": ("activation", "--activation"),
     "listen.wake_word": ("wake_word", "--wake-word"),
     "listen.barge_in": ("barge_in", "--barge-in"),
