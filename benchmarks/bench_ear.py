@@ -4,6 +4,7 @@ Usage (from the repository root; the noise tool and CLINC150 come from ../shared
     .venv/bin/python benchmarks/bench_ear.py [--engines pocketsphinx,moonshine,vosk,whisper]
         [--conditions quiet,20,10] [--paths answer,listen] [--kinds knee,commands] [--limit N] [--ood 40] [--jobs 2]
         [--workdir DIR] [--bias 2.0] [--beam 4] [--readings 4.0] [--json] [--verbose] [--outcomes FILE]
+        [--noise-suppression 1-4]
 
 The set: every line of tests/data/heldout.tsv (phrasings written apart from intents/, never in the knowledge
 base): knee questions, commands and follow-ups, spoken by every voice of benchmarks/speech/voices.py
