@@ -3,6 +3,7 @@ and a suppressor that does not load: one line, and the coach hears the audio as 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -18,7 +19,10 @@ from voicecoach.audio.format import SAMPLE_RATE, AudioChunk
 from voicecoach.audio.front_end import cleaned, load_front_end
 from voicecoach.recognizer.moonshine_model import bundled_model_dir
 
-webrtc = pytest.importorskip("webrtc_noise_gain", reason="needs the webrtc-noise-gain wheel (x86-64 or aarch64)")
+needs_webrtc = pytest.mark.skipif(
+    importlib.util.find_spec("webrtc_noise_gain") is None,
+    reason="webrtc-noise-gain is not installed (pip install webrtc-noise-gain; wheels for x86-64 and aarch64)",
+)
 needs_moonshine = pytest.mark.skipif(
     bundled_model_dir() is None, reason="no Moonshine model: pip install moonshine-voice==0.1.0 onnxruntime"
 )
@@ -49,6 +53,7 @@ def noisy_question(audio_fixture: Callable[[str], Path], noise_dbfs: float = -40
     return np.clip(mixed, -32768, 32767).astype(np.int16), slice(lead, lead + len(speech))
 
 
+@needs_webrtc
 def test_noise_suppression_takes_the_noise_out_and_leaves_the_question(audio_fixture: Callable[[str], Path]) -> None:
     mixed, question = noisy_question(audio_fixture)
     lines: list[str] = []
@@ -64,6 +69,7 @@ def test_noise_suppression_takes_the_noise_out_and_leaves_the_question(audio_fix
     assert level_db(result[question]) > level_db(mixed[question]) - 3
 
 
+@needs_webrtc
 def test_a_short_last_chunk_keeps_its_length() -> None:
     front_end = load_front_end(1, lambda line: None)
     assert front_end is not None
@@ -108,6 +114,7 @@ def test_answer_with_a_suppressor_that_does_not_load_still_answers(
 
 @pytest.mark.slow
 @needs_moonshine
+@needs_webrtc
 def test_answer_with_noise_suppression_answers_a_question_in_noise(
     audio_fixture: Callable[[str], Path], tmp_path: Path
 ) -> None:

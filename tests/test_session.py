@@ -13,12 +13,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
 from voicecoach.app.listener import Activation, ListenSettings
 from voicecoach.app.session import PUSH_TO_TALK, Session, SessionState
 from voicecoach.audio.format import AudioChunk
+from voicecoach.audio.front_end import FrontEnd
 from voicecoach.commands import Command
 from voicecoach.recognizer.base import Transcript
 from voicecoach.text import knowledge
@@ -136,13 +138,22 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
 
 
 def start(
-    recognizer: ExclusiveRecognizer, volume: float = 1.0, activation: Activation = Activation.WAKE
+    recognizer: ExclusiveRecognizer,
+    volume: float = 1.0,
+    activation: Activation = Activation.WAKE,
+    front_end: FrontEnd | None = None,
 ) -> tuple[Session, Silence, threading.Thread, RecordingSynth, FakePlayer, list[SessionState]]:
     synth, player = RecordingSynth(), FakePlayer()
     voice = SpokenVoice(synth, player, VoiceSettings(volume=volume))  # type: ignore[arg-type]
     states: list[SessionState] = []
     session = Session(
-        knowledge.load(), recognizer, voice, synth, ListenSettings(activation=activation), on_state=states.append
+        knowledge.load(),
+        recognizer,
+        voice,
+        synth,
+        ListenSettings(activation=activation),
+        on_state=states.append,
+        front_end=front_end,
     )
     source = Silence()
     loop = threading.Thread(target=session.run, args=(source,), name="session")
@@ -205,7 +216,7 @@ class MarkingFrontEnd:
     name = "marking"
 
     def process(self, chunk: AudioChunk) -> AudioChunk:
-        return AudioChunk(b"\x07\x00" * chunk.samples, chunk.rate, chunk.timestamp, chunk.captured)
+        return replace(chunk, audio=b"\x07\x00" * chunk.samples)
 
 
 class RecordingRecognizer(ExclusiveRecognizer):
@@ -220,12 +231,7 @@ class RecordingRecognizer(ExclusiveRecognizer):
 
 def test_the_recogniser_hears_the_microphone_through_the_front_end() -> None:
     recognizer = RecordingRecognizer()
-    synth, player = RecordingSynth(), FakePlayer()
-    voice = SpokenVoice(synth, player, VoiceSettings())  # type: ignore[arg-type]
-    session = Session(knowledge.load(), recognizer, voice, synth, front_end=MarkingFrontEnd())
-    source = Silence()
-    loop = threading.Thread(target=session.run, args=(source,), name="session")
-    loop.start()
+    session, _source, loop, _, _, _ = start(recognizer, front_end=MarkingFrontEnd())
     wait_for(lambda: len(recognizer.heard) >= 20)
     session.stop()
     loop.join(2.0)

@@ -18,8 +18,6 @@ from voicecoach.audio.format import SAMPLE_RATE, SAMPLE_WIDTH, AudioChunk
 
 FRAME_BYTES = SAMPLE_RATE // 100 * SAMPLE_WIDTH
 """WebRTC's audio processing works on 10 ms frames."""
-LEVELS = range(0, 5)
-"""0 off; 1-4 WebRTC's suppression levels (mild to strongest)."""
 
 
 class FrontEnd(Protocol):
@@ -37,7 +35,7 @@ class NoiseSuppression:
     def __init__(self, level: int) -> None:
         from webrtc_noise_gain import AudioProcessor  # the wheel; a missing one is `load_front_end`'s line
 
-        if level not in LEVELS or level == 0:
+        if not 1 <= level <= 4:  # WebRTC's levels, mild to strongest
             raise ValueError(f"noise suppression level {level}: must be 1 to 4")
         self.name = f"noise suppression: WebRTC level {level}"
         self._processor = AudioProcessor(0, level)

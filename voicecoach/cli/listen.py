@@ -126,8 +126,7 @@ def run_listen(args: argparse.Namespace) -> int:
     recognizer = open_engine(build_domain(kb), config.engine.model, config.engine.engine)
     print(f"voicecoach: {recognizer.description}", file=sys.stderr)
 
-    def on_status(message: str) -> None:
-        print(f"voicecoach: {message}", file=sys.stderr, flush=True)
+    on_status = _status
 
     turn_log = TurnRecorder(
         config.log.folder_or_default() / "turns" if config.log.turns else None,
